@@ -1,0 +1,46 @@
+// The Hypervisor port: everything sanshift asks of libvirt, one instance per host URI.
+// The libvirt adapter implements it over @unraid/libvirt; tests may wrap it to inject faults.
+
+export const DomainRunState = {
+  running: 'running',
+  blocked: 'blocked',
+  paused: 'paused',
+  shuttingDown: 'shutting-down',
+  shutoff: 'shutoff',
+  crashed: 'crashed',
+  pmsuspended: 'pmsuspended',
+  unknown: 'unknown',
+} as const;
+export type DomainRunState = (typeof DomainRunState)[keyof typeof DomainRunState];
+
+export interface DomainStatus {
+  name: string;
+  uuid: string;
+  state: DomainRunState;
+  /** the libvirt domain id while the domain runs; it changes at every start */
+  id: number | null;
+}
+
+export interface Hypervisor {
+  readonly host: string;
+  readonly uri: string;
+  listDomains(): Promise<string[]>;
+  /** null when no domain of that name exists */
+  lookup(name: string): Promise<DomainStatus | null>;
+  /** live definition while running, else the persistent one */
+  liveXml(name: string): Promise<string>;
+  /** the persistent definition (what the next boot uses) */
+  inactiveXml(name: string): Promise<string>;
+  /** ask the guest to power off (ACPI); returns at once */
+  shutdown(name: string): Promise<void>;
+  /** pull the plug */
+  destroy(name: string): Promise<void>;
+  /** replace the persistent definition; a running domain keeps its live one */
+  define(xml: string): Promise<void>;
+  /** boot the persistent definition */
+  start(name: string): Promise<void>;
+  /** boot a one-off live definition; for a persistent domain (same name and UUID) libvirt
+   * keeps the persistent definition untouched */
+  startWithLiveXml(xml: string): Promise<void>;
+  close(): Promise<void>;
+}
