@@ -1,0 +1,158 @@
+// The Hypervisor port over @unraid/libvirt (N-API binding of libvirt). One connection per
+// URI, opened lazily and shared; every libvirt failure becomes a HypervisorError that names
+// the host, the domain and the operation.
+import { DomainState, Hypervisor as NativeHypervisor, type Domain } from '@unraid/libvirt';
+import { UnreachableError, errorMessage } from '../util/errors.js';
+import { DomainRunState, type DomainStatus, type Hypervisor } from './port.js';
+
+/** DomainGetXMLDescFlags.INACTIVE; the enum is not exported as a value by the binding. */
+const XML_INACTIVE = 2;
+
+export class HypervisorError extends Error {
+  constructor(
+    readonly host: string,
+    readonly operation: string,
+    readonly domain: string | undefined,
+    readonly reason: string,
+  ) {
+    super(`${operation}${domain === undefined ? '' : ` of domain ${domain}`} on host ${host} failed: ${reason}`);
+    this.name = 'HypervisorError';
+  }
+}
+
+const stateNames: Record<number, DomainRunState> = {
+  [DomainState.NOSTATE]: DomainRunState.unknown,
+  [DomainState.RUNNING]: DomainRunState.running,
+  [DomainState.BLOCKED]: DomainRunState.blocked,
+  [DomainState.PAUSED]: DomainRunState.paused,
+  [DomainState.SHUTDOWN]: DomainRunState.shuttingDown,
+  [DomainState.SHUTOFF]: DomainRunState.shutoff,
+  [DomainState.CRASHED]: DomainRunState.crashed,
+  [DomainState.PMSUSPENDED]: DomainRunState.pmsuspended,
+};
+
+function isNotFound(err: unknown): boolean {
+  return /domain not found|no domain with matching name/i.test(errorMessage(err));
+}
+
+export class LibvirtHypervisor implements Hypervisor {
+  private connection: Promise<NativeHypervisor> | undefined;
+
+  constructor(
+    readonly host: string,
+    readonly uri: string,
+  ) {}
+
+  private connect(): Promise<NativeHypervisor> {
+    this.connection ??= (async () => {
+      const native = new NativeHypervisor({ uri: this.uri });
+      try {
+        await native.connectOpen();
+      } catch (err) {
+        this.connection = undefined;
+        throw new UnreachableError(this.host, this.uri, errorMessage(err));
+      }
+      return native;
+    })();
+    return this.connection;
+  }
+
+  private async call<T>(operation: string, domain: string | undefined, fn: (h: NativeHypervisor) => Promise<T>): Promise<T> {
+    const native = await this.connect();
+    try {
+      return await fn(native);
+    } catch (err) {
+      throw new HypervisorError(this.host, operation, domain, errorMessage(err));
+    }
+  }
+
+  private async domain(native: NativeHypervisor, name: string): Promise<Domain> {
+    return native.domainLookupByName(name);
+  }
+
+  async listDomains(): Promise<string[]> {
+    return this.call('list domains', undefined, async (h) => {
+      const domains = await h.connectListAllDomains();
+      const names = await Promise.all(domains.map((d) => d.getName()));
+      return names.sort();
+    });
+  }
+
+  async lookup(name: string): Promise<DomainStatus | null> {
+    const native = await this.connect();
+    let dom: Domain;
+    try {
+      dom = await this.domain(native, name);
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw new HypervisorError(this.host, 'look up', name, errorMessage(err));
+    }
+    return this.call('read state', name, async () => {
+      const [info, uuid, id] = await Promise.all([dom.getInfo(), dom.getUUIDString(), dom.getID()]);
+      const state = stateNames[info.state] ?? DomainRunState.unknown;
+      // The binding answers undefined (not null) for a domain that does not run.
+      const liveId = typeof id === 'number' && id >= 0 && state !== DomainRunState.shutoff ? id : null;
+      return { name, uuid, state, id: liveId };
+    });
+  }
+
+  liveXml(name: string): Promise<string> {
+    return this.call('read live XML', name, async (h) => (await this.domain(h, name)).getXMLDesc());
+  }
+
+  inactiveXml(name: string): Promise<string> {
+    return this.call('read persistent XML', name, async (h) => (await this.domain(h, name)).getXMLDesc(XML_INACTIVE));
+  }
+
+  shutdown(name: string): Promise<void> {
+    return this.call('graceful shutdown', name, async (h) => (await this.domain(h, name)).shutdown());
+  }
+
+  destroy(name: string): Promise<void> {
+    return this.call('force off', name, async (h) => (await this.domain(h, name)).destroy());
+  }
+
+  async define(xml: string): Promise<void> {
+    await this.call('define', undefined, (h) => h.domainDefineXML(xml));
+  }
+
+  start(name: string): Promise<void> {
+    return this.call('start', name, async (h) => (await this.domain(h, name)).create());
+  }
+
+  async startWithLiveXml(xml: string): Promise<void> {
+    await this.call('start with a one-off live definition', undefined, (h) => h.domainCreateXML(xml));
+  }
+
+  async close(): Promise<void> {
+    const pending = this.connection;
+    this.connection = undefined;
+    if (pending === undefined) return;
+    try {
+      await (await pending).connectClose();
+    } catch {
+      // A connection that never opened, or is already gone, has nothing to close.
+    }
+  }
+}
+
+/** One Hypervisor per URI, shared by everything in this process. */
+export class HypervisorPool {
+  private readonly byUri = new Map<string, Hypervisor>();
+
+  constructor(private readonly factory: (host: string, uri: string) => Hypervisor = (h, u) => new LibvirtHypervisor(h, u)) {}
+
+  get(host: string, uri: string): Hypervisor {
+    let hv = this.byUri.get(uri);
+    if (hv === undefined) {
+      hv = this.factory(host, uri);
+      this.byUri.set(uri, hv);
+    }
+    return hv;
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.byUri.values()].map((h) => h.close()));
+    this.byUri.clear();
+  }
+}

@@ -1,0 +1,87 @@
+// The plan is a value (see STYLE.md, Terraform): `plan` renders it, `run` executes it and
+// takes nothing else. Pure data, serialisable as JSON (docs/plan-json.md).
+
+/** The closed list of step kinds, in the order of the life of a VM (DESIGN.md). */
+export const StepKind = {
+  shutdownVm: 'shutdown-vm',
+  buildMirror: 'build-mirror',
+  addNewLeg: 'add-new-leg',
+  capResyncSpeed: 'cap-resync-speed',
+  recordMigration: 'record-migration',
+  startOnMirror: 'start-on-mirror',
+  waitForResync: 'wait-for-resync',
+  checkCutover: 'check-cutover',
+  stopMirror: 'stop-mirror',
+  defineOnNew: 'define-on-new',
+  startOnNew: 'start-on-new',
+  healthGate: 'health-gate',
+} as const;
+export type StepKind = (typeof StepKind)[keyof typeof StepKind];
+
+export const Phase = {
+  preflight: 'preflight',
+  t1: 'T1',
+  sync: 'sync',
+  t2: 'T2',
+} as const;
+export type Phase = (typeof Phase)[keyof typeof Phase];
+
+export interface Step {
+  kind: StepKind;
+  phase: Phase;
+  /** what the step does, in the operator's words */
+  summary: string;
+  /** the disk it acts on, when it acts on one */
+  target?: string;
+  /** the exact host command, as an argument vector */
+  argv?: string[];
+  /** text fed to the command's standard input (sysfs writes) */
+  input?: string;
+  /** the full XML of a libvirt definition this step applies */
+  xml?: string;
+}
+
+export interface DiskPlan {
+  target: string;
+  old: string;
+  new: string;
+  /** /dev/md/NAME of the mirror sanshift builds for this disk */
+  mirror: string;
+  /** storage array of the new volume, when known */
+  array?: string;
+}
+
+export const CheckStatus = {
+  pass: 'pass',
+  fail: 'fail',
+  notChecked: 'not-checked',
+} as const;
+export type CheckStatus = (typeof CheckStatus)[keyof typeof CheckStatus];
+
+export interface PreflightCheck {
+  check: string;
+  status: CheckStatus;
+  detail: string;
+  target?: string;
+}
+
+export interface VmPlan {
+  name: string;
+  host: string;
+  uri: string;
+  disks: DiskPlan[];
+  preflight: PreflightCheck[];
+  steps: Step[];
+  /** the persistent definition as read at plan time (the journal keeps it before any change) */
+  originalXml: string;
+}
+
+export interface Plan {
+  inventory: string;
+  createdAt: string;
+  vms: VmPlan[];
+}
+
+export function preflightPassed(vm: VmPlan): boolean {
+  return vm.preflight.every((c) => c.status === CheckStatus.pass);
+}
