@@ -1,0 +1,15 @@
+// The domain XML layer: parse and build, disks and their sources, sanshift's metadata, comparison.
+export { parseXml, buildXml, type XmlElement, type XmlText, type XmlNode } from './xml.js';
+export { parseDomain, domainIdentity, type DomainIdentity } from './identity.js';
+export { listDisks, blockDiskSources, rewriteDiskSources, DiskDevice, DiskType, type DomainDisk } from './disks.js';
+export {
+  readMigrationMetadata,
+  writeMigrationMetadata,
+  removeMigrationMetadata,
+  MIGRATION_NAMESPACE,
+  MIGRATION_PREFIX,
+  type MigrationMetadata,
+  type MigrationDiskRecord,
+} from './metadata.js';
+export { normalizeForCompare, sameDefinition, type CompareOptions } from './compare.js';
+export { DomainXmlError, DiskTargetError, DiskTargetProblem, type DiskTargetFault } from './errors.js';
