@@ -1,5 +1,6 @@
 // The inventory as the rest of sanshift sees it: validated, defaults applied, durations in
 // milliseconds and speeds in KiB/s. src/inventory/load.ts builds it from YAML or JSON.
+import type { Culprit } from '../util/errors.js';
 
 export type ShellKind = 'local' | 'ssh' | 'simulated';
 
@@ -42,6 +43,8 @@ export interface MappingRule {
   /** storage array the new volumes of this rule live on */
   array?: string;
   index: number;
+  /** where the rule was declared (inventory file and line, or CSV file and row), for messages */
+  at?: Culprit;
 }
 
 export interface HealthCheck {
