@@ -64,7 +64,7 @@ export function mappingRuleProblem(from: string, to: string): { key: 'from' | 't
   try {
     re = new RegExp(from);
   } catch (err) {
-    const reason = err instanceof Error ? err.message.replace(/^Invalid regular expression: /, '') : String(err);
+    const reason = err instanceof Error ? err.message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /, '') : String(err);
     return {
       key: 'from',
       message: `the regular expression ${JSON.stringify(from)} does not compile: ${reason}`,

@@ -271,7 +271,8 @@ function readVms(raw: RawInventory, data: unknown, at: At, problems: Problem[]):
   const newVolumeUser = new Map<string, { vm: string; target: string; line: number | undefined }>();
   rawVms.forEach((v, i) => {
     const base = ['vms', i] as const;
-    const where = (...rest: (string | number)[]): Culprit => at([...base, ...rest], { vm: v.name });
+    // an unsafe name is shown quoted in the message, never bare in the culprit
+    const where = (...rest: (string | number)[]): Culprit => at([...base, ...rest], isSafeDomainName(v.name) ? { vm: v.name } : {});
     if (!isSafeDomainName(v.name)) {
       invalid(problems, `VM name ${JSON.stringify(v.name)} holds characters sanshift refuses`, `use the libvirt domain name: ${safe.domainName}`, where('name'));
     }
@@ -416,7 +417,7 @@ function readMapping(raw: RawInventory, file: string, folder: string, options: P
       if (options.readFile === undefined) throw new Error('no file reader was given to parseInventory');
       text = options.readFile(csvPath);
     } catch (err) {
-      const reason = err instanceof Error ? err.message : String(err);
+      const reason = (err as { code?: unknown }).code === 'ENOENT' ? 'no such file' : err instanceof Error ? err.message : String(err);
       invalid(problems, `cannot read the mapping CSV ${csvPath}: ${reason}`, "check the path; a relative path is relative to the inventory's folder", at(['mappingCsv']), InputErrorCode.notFound);
     }
     if (text !== undefined) {

@@ -46,12 +46,15 @@ export function readYaml(text: string, file: string): YamlSource {
   };
 
   const problems: Problem[] = [];
-  for (const error of doc.errors) {
+  // after the first syntax error the parser's later errors are mostly echoes of it
+  const [error] = doc.errors;
+  if (error !== undefined) {
     const { line, col } = lines.linePos(error.pos[0]);
+    const more = doc.errors.length - 1;
     problems.push({
       code: InputErrorCode.invalidInput,
-      message: `not valid YAML or JSON: ${error.message.split('\n')[0]?.replace(/ at line \d+, column \d+:?$/, '')}`,
-      hint: `fix the syntax at line ${line} (indentation, a missing quote, bracket or colon)`,
+      message: `not valid YAML or JSON: ${error.message.split('\n')[0]?.replace(/ at line \d+, column \d+:?$/, '')}${more > 0 ? ` (and ${more} more error${more === 1 ? '' : 's'} after it)` : ''}`,
+      hint: `fix the syntax at line ${line} or just above it (indentation, an unclosed bracket or quote, a missing colon or comma)`,
       at: { file, line, column: col },
     });
   }
