@@ -26,18 +26,30 @@ export interface XmlText {
 
 export type XmlNode = XmlElement | XmlText;
 
-/** The shape xml2js gives each element with explicitChildren + preserveChildrenOrder. */
+/** The shape xml2js gives each node with explicitChildren + preserveChildrenOrder + charsAsChildren. */
 interface RawNode {
   '#name': string;
   $?: Record<string, string>;
-  _?: string;
+  '#text'?: string;
   $$?: RawNode[];
 }
 
+// xml2js stores text, attributes and children under keys of the element object itself; '#' and
+// '$' cannot start an XML name, so these keys never collide with a child element's name.
+const TEXT_KEY = '#text';
 const TEXT_NODE_NAME = '__text__';
+
+/** A text piece, not an element that happens to be named `__text__`: only text pieces carry a
+ * string under TEXT_KEY without ever having children or attributes. */
+function isTextPiece(raw: RawNode): boolean {
+  return raw['#name'] === TEXT_NODE_NAME && typeof raw[TEXT_KEY] === 'string' && raw.$$ === undefined && raw.$ === undefined;
+}
 
 const PARSER_OPTIONS: xml2js.ParserOptions = {
   explicitRoot: false,
+  attrkey: '$',
+  charkey: TEXT_KEY,
+  childkey: '$$',
   explicitChildren: true,
   preserveChildrenOrder: true,
   charsAsChildren: true,
@@ -76,8 +88,8 @@ function firstLine(err: unknown): string {
 function fromRaw(raw: RawNode): XmlElement {
   const children: XmlNode[] = [];
   for (const child of raw.$$ ?? []) {
-    if (child['#name'] === TEXT_NODE_NAME) {
-      const text = child._ ?? '';
+    if (isTextPiece(child)) {
+      const text = child[TEXT_KEY] ?? '';
       const previous = children[children.length - 1];
       // sax may report one run of text in several pieces (around entities); keep it as one node
       if (previous?.kind === 'text') previous.text += text;
