@@ -87,7 +87,10 @@ export function mappingRuleProblem(from: string, to: string): { key: 'from' | 't
       return { key: 'to', message: `"to" uses $<${part.group}> but "from" has no group of that name`, hint: 'name the group in "from": (?<name>...)' };
     }
   }
-  if (!to.startsWith('/dev/')) {
+  // a template that starts with a group ($&) gets its /dev/ from the old path; newVolumeFor checks the result
+  const [head] = templateParts(to);
+  const literalHead = head !== undefined && 'literal' in head ? head.literal : undefined;
+  if (literalHead !== undefined && !literalHead.startsWith('/dev/')) {
     return { key: 'to', message: `"to" must be an absolute path under /dev, got ${JSON.stringify(to)}`, hint: "write the new volume's full path, e.g. /dev/mapper/new-$1" };
   }
   return undefined;

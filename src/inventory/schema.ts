@@ -57,7 +57,11 @@ export const policySchema = z.strictObject({
   pollInterval: duration.optional(),
   health: z
     .strictObject({
-      command: z.array(text).min(1).optional(),
+      // YAML reads `3` or `true` as a number or boolean; in an argv they mean the text
+      command: z
+        .array(z.union([z.string().min(1), z.number(), z.boolean()], { error: 'expected a command-line argument' }).transform(String))
+        .min(1)
+        .optional(),
       settle: duration.optional(),
       timeout: duration.optional(),
     })

@@ -92,6 +92,7 @@ describe('mappingRuleProblem', () => {
   it('accepts a sound rule', () => {
     expect(mappingRuleProblem('^/dev/mapper/old-(.+)$', '/dev/mapper/new-$1')).toBeUndefined();
     expect(mappingRuleProblem('^/dev/(?<n>sd.)$', '/dev/mapper/$<n>')).toBeUndefined();
+    expect(mappingRuleProblem('^/dev/mapper/old-db1$', '$&-copy')).toBeUndefined();
   });
   it.each([
     ['^/dev/mapper/old-(.+$', '/dev/mapper/new-$1', 'from', /does not compile: Unterminated group/],
