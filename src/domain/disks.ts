@@ -6,7 +6,8 @@ import { domainNameOrUndefined, parseDomain } from './identity.js';
 import { buildXml, childElements, firstChild, type XmlElement } from './xml.js';
 
 export const DiskDevice = { disk: 'disk', cdrom: 'cdrom', floppy: 'floppy', lun: 'lun' } as const;
-export type DiskDevice = (typeof DiskDevice)[keyof typeof DiskDevice];
+/** libvirt's disk devices; an unknown future device is passed through as its string */
+export type DiskDevice = (typeof DiskDevice)[keyof typeof DiskDevice] | (string & {});
 
 export const DiskType = {
   block: 'block',
@@ -56,7 +57,7 @@ function describeDisk(el: XmlElement, vm: string | undefined): DomainDisk {
   const target = targetOf(el);
   if (target === undefined || target === '') throw new DomainXmlError('a <disk> has no <target dev=...>', vm);
   const type = el.attributes['type'] ?? DiskType.file; // libvirt's default when type is omitted
-  const device = (el.attributes['device'] ?? DiskDevice.disk) as DiskDevice;
+  const device: DiskDevice = el.attributes['device'] ?? DiskDevice.disk;
   return {
     target,
     bus: firstChild(el, 'target')?.attributes['bus'] ?? null,

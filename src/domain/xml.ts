@@ -63,21 +63,29 @@ const PARSER_OPTIONS: xml2js.ParserOptions = {
   strict: true,
 };
 
-/** Parses an XML document into its root element. Throws DomainXmlError on malformed XML. */
+/** Parses an XML document into its root element. Throws DomainXmlError on malformed XML,
+ * including content after the root element (which xml2js alone would silently drop). */
 export function parseXml(xml: string): XmlElement {
-  let raw: RawNode | null = null;
-  let failure: unknown = null;
-  let called = false;
-  // With async: false xml2js runs the whole parse, callback included, inside parseString.
-  new xml2js.Parser(PARSER_OPTIONS).parseString(xml, (err: unknown, result: unknown) => {
-    called = true;
-    if (err !== null && err !== undefined) failure = err;
-    else raw = result as RawNode | null;
+  const parser = new xml2js.Parser(PARSER_OPTIONS);
+  const roots: RawNode[] = [];
+  const failures: unknown[] = [];
+  // Listeners rather than parseString's callback: the callback stops listening after the first
+  // root, and we must see a second root or stray text to refuse them.
+  parser.on('end', (result: RawNode | null) => {
+    if (result !== null) roots.push(result);
   });
-  if (!called) throw new DomainXmlError('the XML parser did not finish synchronously');
-  if (failure !== null) throw new DomainXmlError(`not well-formed XML: ${firstLine(failure)}`);
-  if (raw === null) throw new DomainXmlError('the XML document is empty');
-  return fromRaw(raw);
+  parser.on('error', (err: unknown) => failures.push(err));
+  try {
+    // with async: false, the whole parse and all its events happen inside this call
+    parser.parseString(xml);
+  } catch (err) {
+    failures.push(err);
+  }
+  if (failures.length > 0) throw new DomainXmlError(`not well-formed XML: ${firstLine(failures[0])}`);
+  const [root, ...more] = roots;
+  if (root === undefined) throw new DomainXmlError('the XML document is empty');
+  if (more.length > 0) throw new DomainXmlError('not well-formed XML: more than one root element');
+  return fromRaw(root);
 }
 
 function firstLine(err: unknown): string {

@@ -89,10 +89,13 @@ describe('parse then build', () => {
   });
 
   it('refuses malformed XML with a DomainXmlError (an input error, exit code 2)', () => {
-    for (const bad of ['<domain><name>x</domain>', '<domain', 'not xml at all', '', '   ']) {
+    const bad = ['<domain><name>x</domain>', '<domain', 'not xml at all', '', '   ', '<a>&bogus;</a>'];
+    // content after the root would otherwise be dropped without a word
+    bad.push("<domain><name>a</name></domain>junk", "<domain><name>a</name></domain><domain><name>b</name></domain>");
+    for (const xml of bad) {
       let caught: unknown;
       try {
-        parseXml(bad);
+        parseXml(xml);
       } catch (err) {
         caught = err;
       }
