@@ -1,0 +1,98 @@
+// Fleet scheduling benchmark: `npx tsx bench/bench.ts`. For generated fleets of 1,000, 5,000
+// and 10,000 VMs: planning time, peak RSS, and the simulated makespan of sanshift's rolling
+// scheduler and of naive fixed waves, each against the makespan lower bound.
+// The last line printed is one JSON object (docs/scheduling.md explains the figures).
+
+import { planBundles } from '../src/plan/bundles.js';
+import { generateFleet } from '../src/plan/fleet-gen.js';
+import { DEFAULT_TIMINGS, simulateFleet, type SimResult } from '../src/plan/fleet-sim.js';
+import { RollingScheduler } from '../src/plan/scheduler.js';
+
+const SIZES = [1_000, 5_000, 10_000];
+const SEED = 42;
+const hours = (ms: number): string => (ms / 3_600_000).toFixed(1);
+const mb = (bytes: number): number => Math.round(bytes / 1024 / 1024);
+
+interface Row {
+  vms: number;
+  bundles: number;
+  hubs: number;
+  dependsOnPerVm: number;
+  planMs: number;
+  rssAfterPlanMB: number;
+  lowerBoundH: number;
+  bottleneck: string;
+  rollingH: number;
+  rollingRatio: number;
+  naiveH: number;
+  naiveRatio: number;
+  maxDowntimeMin: number;
+  simMs: number;
+}
+
+function downtimeMinutes(result: SimResult): number {
+  let worst = 0;
+  for (const d of result.downtime) worst = Math.max(worst, d.t1Ms + d.t2Ms);
+  return worst / 60_000;
+}
+
+const rows: Row[] = [];
+for (const size of SIZES) {
+  const fleet = generateFleet({ vms: size, seed: SEED });
+  const schedulerOptions = { seed: SEED, resyncSpeedMaxKiB: fleet.resyncSpeedMaxKiB };
+  // planning = everything `sanshift run` computes before the first action: graph, cycle
+  // check, bundles, stop/start orders, scheduler state (queues, priorities)
+  const planStart = performance.now();
+  const plan = planBundles(fleet.vms, fleet.limits);
+  new RollingScheduler(plan, fleet.vms, fleet.limits, schedulerOptions);
+  const planMs = performance.now() - planStart;
+  const rssAfterPlanMB = mb(process.memoryUsage().rss);
+
+  const timings = (vm: { name: string }) => fleet.timings.get(vm.name) ?? DEFAULT_TIMINGS;
+  const simStart = performance.now();
+  const rolling = simulateFleet(fleet.vms, fleet.limits, { plan, timings, scheduler: schedulerOptions, recordTimeline: false });
+  const simMs = performance.now() - simStart;
+  // naive: waves as large as the global limit allows (its most favourable setting)
+  const naive = simulateFleet(fleet.vms, fleet.limits, {
+    plan,
+    timings,
+    scheduler: schedulerOptions,
+    strategy: { waveBundles: plan.bundles.length },
+    recordTimeline: false,
+  });
+  const row: Row = {
+    vms: size,
+    bundles: plan.bundles.length,
+    hubs: plan.hubs.length,
+    dependsOnPerVm: Number(fleet.dependsOnPerVm.toFixed(2)),
+    planMs: Number(planMs.toFixed(1)),
+    rssAfterPlanMB,
+    lowerBoundH: Number(hours(rolling.lowerBound.ms)),
+    bottleneck: rolling.lowerBound.bottleneck,
+    rollingH: Number(hours(rolling.makespanMs)),
+    rollingRatio: Number(rolling.ratio.toFixed(4)),
+    naiveH: Number(hours(naive.makespanMs)),
+    naiveRatio: Number(naive.ratio.toFixed(4)),
+    maxDowntimeMin: Number(downtimeMinutes(rolling).toFixed(1)),
+    simMs: Math.round(simMs),
+  };
+  rows.push(row);
+  console.log(
+    `${size} VMs: ${row.bundles} bundles (${row.hubs} hubs, ${row.dependsOnPerVm} dependsOn/VM), plan ${row.planMs} ms, ` +
+      `lower bound ${row.lowerBoundH} h (${row.bottleneck}), rolling ${row.rollingH} h (x${row.rollingRatio}), ` +
+      `naive waves ${row.naiveH} h (x${row.naiveRatio}), worst VM downtime ${row.maxDowntimeMin} min, sim ${row.simMs} ms`,
+  );
+}
+
+const peakRssMB = Math.round(process.resourceUsage().maxRSS / 1024);
+const last = rows[rows.length - 1]!;
+console.log(
+  JSON.stringify({
+    planMs10k: last.planMs,
+    peakRssMB,
+    rssAfterPlan10kMB: last.rssAfterPlanMB,
+    makespanRatio: last.rollingRatio,
+    naiveRatio: last.naiveRatio,
+    rows,
+  }),
+);
