@@ -1,0 +1,46 @@
+// `sanshift plan`: the dry run. Reads everything, changes nothing, prints the plan.
+import type { Argv } from 'yargs';
+import { newRunId } from '../engine/journal.js';
+import { planFleet } from '../plan/fleet-plan.js';
+import { renderPlanJson, renderPlanText } from '../report/plan-view.js';
+import { InputError } from '../util/errors.js';
+import { openSession, REHEARSAL_BANNER } from './common.js';
+import { ExitCode } from './exit.js';
+import type { Io } from './io.js';
+
+export interface PlanArgs {
+  inventory: string;
+  vm: string[];
+  json: boolean;
+  stateDir?: string;
+}
+
+export function planCommandBuilder(y: Argv): Argv<PlanArgs> {
+  return y
+    .positional('vm', { type: 'string', array: true, default: [], describe: 'VMs to plan (default: every VM of the inventory)' })
+    .option('json', { type: 'boolean', default: false, describe: 'print the plan as JSON (docs/plan-json.md)' })
+    .example('$0 plan -i fleet.yaml', 'plan every VM of fleet.yaml')
+    .example('$0 plan -i fleet.yaml db1 web1 --json', 'the plan of two VMs, as JSON') as unknown as Argv<PlanArgs>;
+}
+
+export async function planCommand(args: PlanArgs, io: Io): Promise<number> {
+  const session = await openSession(args.inventory, args.stateDir);
+  try {
+    const now = new Date(session.clock.now());
+    const outcome = await planFleet(session.inventory, session.connections, { vms: args.vm, runId: newRunId(now.getTime()), now });
+    if (args.json) io.out(renderPlanJson(outcome.plan, outcome.problems));
+    else {
+      if (session.connections.rehearsal) io.out(REHEARSAL_BANNER);
+      io.out(renderPlanText(outcome.plan, outcome.problems));
+    }
+    if (outcome.problems.length > 0) {
+      // Already printed with the plan; the InputError only carries the exit code.
+      if (args.json) io.err(new InputError(outcome.problems).message + '\n');
+      return ExitCode.invalidInput;
+    }
+    for (const u of outcome.unreachable) io.err(`error: ${u.message}\n`);
+    return outcome.unreachable.length > 0 ? ExitCode.failed : ExitCode.ok;
+  } finally {
+    await session.connections.close();
+  }
+}

@@ -1,0 +1,192 @@
+// The connections of one sanshift process to the hosts of an inventory: one libvirt
+// connection per URI, one command runner per host. Hosts with `shell: simulated` get a
+// simulated md host whose volumes are derived from the domains and the inventory, and a
+// hypervisor wrapper that tells that host when a domain holds a mirror open.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { listDisks } from '../domain/index.js';
+import { LocalRunner } from '../host/local.js';
+import type { CommandRunner } from '../host/runner.js';
+import { SimulatedHost, type SimVolumeSpec } from '../host/simulated.js';
+import { SshRunner } from '../host/ssh.js';
+import { HypervisorPool } from '../hypervisor/libvirt.js';
+import type { Hypervisor } from '../hypervisor/port.js';
+import { newVolumeFor } from '../inventory/mapping.js';
+import type { HostSpec, Inventory } from '../inventory/types.js';
+import type { PlanPorts } from '../plan/fleet-plan.js';
+import type { Clock } from '../util/clock.js';
+import { errorMessage } from '../util/errors.js';
+
+/** Size of a simulated volume when the inventory does not give one. */
+export const DEFAULT_SIMULATED_SIZE = 20 * 1024 ** 3;
+
+export interface ConnectionOptions {
+  clock: Clock;
+  /** folder for ssh control sockets */
+  stateDir: string;
+  /** a ready-made pool (tests share one so the test driver's state survives an engine restart) */
+  pool?: HypervisorPool;
+  /** simulated hosts made by an earlier Connections (tests: an engine restart keeps md state) */
+  simulated?: Map<string, SimulatedHost>;
+}
+
+export class Connections implements PlanPorts {
+  readonly pool: HypervisorPool;
+  readonly simulated: Map<string, SimulatedHost>;
+  private readonly runners = new Map<string, CommandRunner>();
+  private readonly wrapped = new Map<string, Hypervisor>();
+
+  constructor(
+    readonly inventory: Inventory,
+    private readonly options: ConnectionOptions,
+  ) {
+    this.pool = options.pool ?? new HypervisorPool();
+    this.simulated = options.simulated ?? new Map();
+  }
+
+  /** true when any host of the inventory is simulated: nothing real is touched there */
+  get rehearsal(): boolean {
+    return Object.values(this.inventory.hosts).some((h) => h.shell === 'simulated');
+  }
+
+  hypervisor(host: HostSpec): Hypervisor {
+    const hv = this.pool.get(host.name, host.uri);
+    if (host.shell !== 'simulated') return hv;
+    let w = this.wrapped.get(host.name);
+    if (w === undefined) {
+      w = new MirrorOpenTracker(hv, () => this.simulated.get(host.name));
+      this.wrapped.set(host.name, w);
+    }
+    return w;
+  }
+
+  async runner(host: HostSpec): Promise<CommandRunner | { unreachable: string }> {
+    try {
+      return await this.runnerOrThrow(host);
+    } catch (err) {
+      return { unreachable: errorMessage(err) };
+    }
+  }
+
+  async runnerOrThrow(host: HostSpec): Promise<CommandRunner> {
+    const known = this.runners.get(host.name);
+    if (known !== undefined) return known;
+    let runner: CommandRunner;
+    if (host.shell === 'simulated') runner = await this.simulatedHost(host);
+    else if (host.shell === 'local') runner = new LocalRunner({ host: host.name, sudo: host.sudo });
+    else {
+      const controlDir = join(this.options.stateDir, 'ssh');
+      mkdirSync(controlDir, { recursive: true, mode: 0o700 });
+      runner = new SshRunner(host.name, {
+        destination: host.ssh!,
+        ...(host.sshPort === undefined ? {} : { port: host.sshPort }),
+        ...(host.sshIdentityFile === undefined ? {} : { identityFile: host.sshIdentityFile }),
+        ...(host.sshOptions === undefined ? {} : { options: host.sshOptions }),
+        controlDir,
+        sudo: host.sudo,
+      });
+    }
+    this.runners.set(host.name, runner);
+    return runner;
+  }
+
+  private async simulatedHost(host: HostSpec): Promise<SimulatedHost> {
+    const known = this.simulated.get(host.name);
+    if (known !== undefined) return known;
+    const sim = new SimulatedHost({ host: host.name, now: () => this.options.clock.now() });
+    for (const v of await simulatedVolumes(this.inventory, host, this.pool.get(host.name, host.uri))) sim.addVolume(v);
+    this.simulated.set(host.name, sim);
+    return sim;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.runners.values()].map((r) => r.close()));
+    await this.pool.closeAll();
+  }
+}
+
+/** The volumes a simulated host has: every block source of its domains (the old SAN) and
+ * every new volume the inventory maps them to, each the size the inventory gives. */
+export async function simulatedVolumes(inv: Inventory, host: HostSpec, hv: Hypervisor): Promise<SimVolumeSpec[]> {
+  const sizes = new Map<string, number>();
+  const vmsHere = new Map(inv.vms.filter((v) => v.host === host.name).map((v) => [v.name, v]));
+  for (const name of await hv.listDomains()) {
+    const vm = vmsHere.get(name);
+    for (const d of listDisks(await hv.inactiveXml(name))) {
+      if (d.type !== 'block' || d.source === null) continue;
+      const size = vm?.simulatedSizes?.[d.target] ?? DEFAULT_SIMULATED_SIZE;
+      sizes.set(d.source, size);
+      const explicit = vm?.disks?.[d.target];
+      let target: string | undefined = explicit;
+      if (target === undefined && vm !== undefined && vm.disks === undefined) {
+        try {
+          target = newVolumeFor(d.source, inv.mapping)?.new;
+        } catch {
+          target = undefined; // an unsafe mapping result is reported by the plan, not here
+        }
+      }
+      if (target !== undefined && !sizes.has(target)) sizes.set(target, size);
+    }
+  }
+  return [...sizes].map(([path, sizeBytes], i) => ({ path, kname: `dm-${i}`, sizeBytes }));
+}
+
+/** Tells the simulated host when a running domain holds its mirrors open, as the kernel would
+ * (a held md device refuses `mdadm --stop`). */
+class MirrorOpenTracker implements Hypervisor {
+  constructor(
+    private readonly inner: Hypervisor,
+    private readonly sim: () => SimulatedHost | undefined,
+  ) {}
+  get host(): string {
+    return this.inner.host;
+  }
+  get uri(): string {
+    return this.inner.uri;
+  }
+  listDomains(): Promise<string[]> {
+    return this.inner.listDomains();
+  }
+  lookup(name: string) {
+    return this.inner.lookup(name);
+  }
+  liveXml(name: string): Promise<string> {
+    return this.inner.liveXml(name);
+  }
+  inactiveXml(name: string): Promise<string> {
+    return this.inner.inactiveXml(name);
+  }
+  private async setOpen(xml: string, n: number): Promise<void> {
+    const sim = this.sim();
+    if (sim === undefined) return;
+    for (const d of listDisks(xml)) {
+      if (d.type === 'block' && d.source?.startsWith('/dev/md/') === true && sim.activeArrayOf(d.source) !== null) sim.setOpenCount(d.source, n);
+    }
+  }
+  private async closing(name: string, act: () => Promise<void>): Promise<void> {
+    const xml = await this.inner.liveXml(name);
+    await act();
+    const st = await this.inner.lookup(name);
+    if (st?.id === null) await this.setOpen(xml, 0);
+  }
+  shutdown(name: string): Promise<void> {
+    return this.closing(name, () => this.inner.shutdown(name));
+  }
+  destroy(name: string): Promise<void> {
+    return this.closing(name, () => this.inner.destroy(name));
+  }
+  define(xml: string): Promise<void> {
+    return this.inner.define(xml);
+  }
+  async start(name: string): Promise<void> {
+    await this.inner.start(name);
+    await this.setOpen(await this.inner.liveXml(name), 1);
+  }
+  async startWithLiveXml(xml: string): Promise<void> {
+    await this.inner.startWithLiveXml(xml);
+    await this.setOpen(xml, 1);
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}

@@ -1,0 +1,91 @@
+// The write-ahead journal (invariant I4): one append-only JSON-lines file per run. Before each
+// side effect the intent is written and fsynced; after it, the result. Records are facts; a
+// VM's status is computed from them and from what is observed, never stored twice.
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+
+interface Base {
+  run: string;
+  /** ISO time */
+  at: string;
+}
+
+export type JournalRecord =
+  | (Base & { kind: 'run-started'; inventory: string; vms: string[]; pid: number; hostname: string; rehearsal: boolean })
+  | (Base & { kind: 'original'; vm: string; host: string; xml: string })
+  | (Base & { kind: 'intent'; vm: string; step: string; target?: string; detail?: Record<string, unknown> })
+  | (Base & { kind: 'result'; vm: string; step: string; target?: string; detail?: Record<string, unknown> })
+  | (Base & { kind: 'failed'; vm: string; step?: string; reason: string })
+  | (Base & { kind: 'vm-finished'; vm: string; outcome: 'done' | 'failed' | 'rolled-back'; reason?: string })
+  | (Base & { kind: 'run-finished'; ok: boolean });
+
+export type JournalKind = JournalRecord['kind'];
+type Without<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
+export type JournalEntry = Without<JournalRecord, 'run' | 'at'>;
+
+export function runsDir(stateDir: string): string {
+  return join(stateDir, 'runs');
+}
+
+export class Journal {
+  private fd: number | undefined;
+  readonly path: string;
+
+  constructor(
+    readonly stateDir: string,
+    readonly runId: string,
+    private readonly now: () => number = Date.now,
+  ) {
+    mkdirSync(runsDir(stateDir), { recursive: true });
+    this.path = join(runsDir(stateDir), `${runId}.jsonl`);
+  }
+
+  /** Appends a record and makes it durable before returning. */
+  append(entry: JournalEntry): JournalRecord {
+    this.fd ??= openSync(this.path, 'a');
+    const record = { run: this.runId, at: new Date(this.now()).toISOString(), ...entry } as JournalRecord;
+    writeSync(this.fd, `${JSON.stringify(record)}\n`);
+    fsyncSync(this.fd);
+    return record;
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+}
+
+/** Every record of every run in the state folder, runs in the order they started. A torn last
+ * line (a crash in mid-write) is ignored: its side effect had not been started. */
+export function readAllJournals(stateDir: string): JournalRecord[] {
+  const dir = runsDir(stateDir);
+  if (!existsSync(dir)) return [];
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.jsonl'))
+    .sort();
+  const out: JournalRecord[] = [];
+  for (const f of files) out.push(...parseJournal(readFileSync(join(dir, f), 'utf8')));
+  return out;
+}
+
+export function parseJournal(text: string): JournalRecord[] {
+  const out: JournalRecord[] = [];
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    try {
+      out.push(JSON.parse(line) as JournalRecord);
+    } catch {
+      // only a torn final line can be unparsable; skip it
+    }
+  }
+  return out;
+}
+
+/** Run ids sort by time: a UTC timestamp plus a random suffix. */
+export function newRunId(now: number, random: () => number = Math.random): string {
+  const stamp = new Date(now).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const suffix = Math.floor(random() * 0xffffff)
+    .toString(16)
+    .padStart(6, '0');
+  return `${stamp}-${suffix}`;
+}

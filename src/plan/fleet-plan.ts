@@ -1,0 +1,127 @@
+// Builds the plan of a whole inventory (or of the VMs named): reads each domain's persistent
+// definition, resolves its disks, computes its steps, then runs preflight host by host.
+// Every problem is collected, nothing is changed; the caller decides how to render and exit.
+import type { CommandRunner } from '../host/runner.js';
+import type { Hypervisor } from '../hypervisor/port.js';
+import { didYouMean } from '../inventory/suggest.js';
+import type { HostSpec, Inventory, VmSpec } from '../inventory/types.js';
+import { InputError, InputErrorCode, UnreachableError, errorMessage, type Problem } from '../util/errors.js';
+import { resolveDisks } from './disks.js';
+import { preflightHost } from './preflight.js';
+import { CheckStatus, type Plan, type VmPlan } from './types.js';
+import { buildVmSteps, definitionsFor } from './vm-steps.js';
+
+export interface PlanPorts {
+  hypervisor(host: HostSpec): Hypervisor;
+  /** the host's command runner, or why it cannot be had */
+  runner(host: HostSpec): Promise<CommandRunner | { unreachable: string }>;
+}
+
+export interface PlanOptions {
+  /** VM names to plan; all of the inventory when empty */
+  vms?: readonly string[];
+  runId: string;
+  now: Date;
+}
+
+export interface PlanOutcome {
+  plan: Plan;
+  /** input problems: the plan must not be executed (exit code 2) */
+  problems: Problem[];
+  /** hosts that could not be reached (exit code 1 when there is no input problem) */
+  unreachable: UnreachableError[];
+}
+
+/** The inventory's VMs named on the command line, or all of them; unknown names are problems. */
+export function selectVms(inv: Inventory, names: readonly string[] = []): { vms: VmSpec[]; problems: Problem[] } {
+  if (names.length === 0) return { vms: inv.vms, problems: [] };
+  const byName = new Map(inv.vms.map((v) => [v.name, v]));
+  const problems: Problem[] = [];
+  const vms: VmSpec[] = [];
+  for (const n of new Set(names)) {
+    const vm = byName.get(n);
+    if (vm === undefined) {
+      problems.push({ code: InputErrorCode.notFound, message: `VM ${n} is not in the inventory${didYouMean(n, byName.keys())}`, hint: 'name a VM listed under vms:', at: { file: inv.file } });
+    } else vms.push(vm);
+  }
+  return { vms, problems };
+}
+
+export async function planFleet(inv: Inventory, ports: PlanPorts, options: PlanOptions): Promise<PlanOutcome> {
+  const { vms, problems } = selectVms(inv, options.vms);
+  const unreachable: UnreachableError[] = [];
+  const plans: VmPlan[] = [];
+  const byHost = new Map<string, VmSpec[]>();
+  for (const vm of vms) byHost.set(vm.host, [...(byHost.get(vm.host) ?? []), vm]);
+
+  for (const [hostName, hostVms] of byHost) {
+    const host = inv.hosts[hostName]!;
+    const hv = ports.hypervisor(host);
+    const hostPlans: VmPlan[] = [];
+    try {
+      for (const vm of hostVms) {
+        const status = await hv.lookup(vm.name);
+        if (status === null) {
+          problems.push({ code: InputErrorCode.notFound, message: `VM ${vm.name} does not exist on host ${hostName} (${host.uri})`, hint: `check the name with \`virsh -c ${host.uri} list --all\``, at: { file: inv.file, path: ['vms', vm.index, 'name'], line: inv.lineOf(['vms', vm.index, 'name']), vm: vm.name } });
+          continue;
+        }
+        const persistentXml = await hv.inactiveXml(vm.name);
+        const resolved = resolveDisks(vm, persistentXml, inv.mapping);
+        problems.push(...resolved.problems.map((p) => ({ ...p, at: { file: inv.file, ...p.at, ...(p.at?.path === undefined ? {} : { line: inv.lineOf(p.at.path) ?? inv.lineOf(['vms', vm.index]) }) } })));
+        const defs = definitionsFor(persistentXml, resolved.disks, options.runId);
+        hostPlans.push({
+          name: vm.name,
+          host: hostName,
+          uri: host.uri,
+          disks: resolved.disks,
+          preflight: [{ check: 'domain', status: CheckStatus.pass, detail: `found on ${hostName}, ${status.state}${status.id === null ? '' : ` (id ${status.id})`}` }, ...resolved.untouched.map((u) => ({ check: 'untouched disk', status: CheckStatus.pass, target: u.target, detail: `stays where it is: ${u.reason}` }))],
+          steps: buildVmSteps(vm.name, resolved.disks, defs, inv.policy),
+          originalXml: defs.original,
+        });
+      }
+      const runner = await ports.runner(host);
+      const checks = await preflightHost(hv, runner, hostPlans);
+      for (const p of hostPlans) p.preflight.push(...(checks.get(p.name) ?? []));
+    } catch (err) {
+      if (err instanceof InputError) {
+        problems.push(...err.problems);
+        continue;
+      }
+      const down = err instanceof UnreachableError ? err : new UnreachableError(hostName, host.uri, errorMessage(err));
+      unreachable.push(down);
+      for (const vm of hostVms) if (!hostPlans.some((p) => p.name === vm.name)) hostPlans.push(unreachablePlan(vm, host, down));
+    }
+    plans.push(...hostPlans);
+  }
+
+  for (const p of plans) {
+    for (const c of p.preflight) {
+      if (c.status === CheckStatus.fail) problems.push({ code: InputErrorCode.wrongState, message: `preflight: ${c.check}${c.target === undefined ? '' : ` (${c.target})`}: ${c.detail}`, at: { vm: p.name, host: p.host } });
+    }
+  }
+  problems.push(...crossVmConflicts(plans));
+  const order = new Map(vms.map((v, i) => [v.name, i]));
+  plans.sort((a, b) => order.get(a.name)! - order.get(b.name)!);
+  return { plan: { inventory: inv.file, createdAt: options.now.toISOString(), vms: plans }, problems, unreachable };
+}
+
+function unreachablePlan(vm: VmSpec, host: HostSpec, err: UnreachableError): VmPlan {
+  return { name: vm.name, host: host.name, uri: host.uri, disks: [], steps: [], originalXml: '', preflight: [{ check: 'libvirt', status: CheckStatus.notChecked, detail: `not checked, because ${err.message}` }] };
+}
+
+/** A new volume claimed by two VMs of one host (mapping rules can do that quietly). */
+function crossVmConflicts(plans: readonly VmPlan[]): Problem[] {
+  const owner = new Map<string, string>();
+  const problems: Problem[] = [];
+  for (const p of plans) {
+    for (const d of p.disks) {
+      const key = `${p.host}\0${d.new}`;
+      const other = owner.get(key);
+      if (other !== undefined && other !== p.name) {
+        problems.push({ code: InputErrorCode.invalidInput, message: `${d.new} is the new volume of both ${other} and ${p.name} on host ${p.host}`, hint: 'give each disk its own new volume (check the mapping rules)', at: { vm: p.name, host: p.host } });
+      }
+      owner.set(key, p.name);
+    }
+  }
+  return problems;
+}
