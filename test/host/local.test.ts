@@ -44,8 +44,8 @@ describe('LocalRunner with real tiny processes', () => {
   it('prefixes sudo -n when asked', async () => {
     const sudo = new LocalRunner({ sudo: true });
     // sudo may be absent here: either it ran sudo, or it failed to start it; never the bare command
-    const r = await sudo.run(['true']).catch((e: unknown) => e);
+    const r: unknown = await sudo.run(['true']).catch((e: unknown) => e);
     if (r instanceof Error) expect(r.message).toContain('sudo -n true');
-    else expect(r.argv).toEqual(['true']);
+    else expect((r as { argv: string[] }).argv).toEqual(['true']);
   });
 });
