@@ -12,7 +12,7 @@ interface Base {
 
 export type JournalRecord =
   | (Base & { kind: 'run-started'; inventory: string; vms: string[]; pid: number; hostname: string; rehearsal: boolean })
-  | (Base & { kind: 'original'; vm: string; host: string; xml: string })
+  | (Base & { kind: 'original'; vm: string; host: string; xml: string; running: boolean })
   | (Base & { kind: 'intent'; vm: string; step: string; target?: string; detail?: Record<string, unknown> })
   | (Base & { kind: 'result'; vm: string; step: string; target?: string; detail?: Record<string, unknown> })
   | (Base & { kind: 'failed'; vm: string; step?: string; reason: string })

@@ -17,11 +17,20 @@ export interface PlanPorts {
   runner(host: HostSpec): Promise<CommandRunner | { unreachable: string }>;
 }
 
+/** What earlier runs' journals say of a VM (the engine derives it; the plan only reads it). */
+export interface VmHistory {
+  /** the persistent definition before its migration began, when one is under way */
+  originalXml: string | null;
+  /** its last migration completed (it runs on its new volumes) */
+  migrated: boolean;
+}
+
 export interface PlanOptions {
   /** VM names to plan; all of the inventory when empty */
   vms?: readonly string[];
   runId: string;
   now: Date;
+  history?: (vm: string) => VmHistory | undefined;
 }
 
 export interface PlanOutcome {
@@ -65,7 +74,14 @@ export async function planFleet(inv: Inventory, ports: PlanPorts, options: PlanO
           problems.push({ code: InputErrorCode.notFound, message: `VM ${vm.name} does not exist on host ${hostName} (${host.uri})`, hint: `check the name with \`virsh -c ${host.uri} list --all\``, at: { file: inv.file, path: ['vms', vm.index, 'name'], line: inv.lineOf(['vms', vm.index, 'name']), vm: vm.name } });
           continue;
         }
-        const persistentXml = await hv.inactiveXml(vm.name);
+        const past = options.history?.(vm.name);
+        // A migration under way may have moved the definition already (T2): plan from the
+        // definition it started from, which the journal keeps.
+        const persistentXml = past?.originalXml ?? (await hv.inactiveXml(vm.name));
+        if (past?.migrated === true && past.originalXml === null) {
+          hostPlans.push({ name: vm.name, host: hostName, uri: host.uri, disks: [], steps: [], originalXml: '', preflight: [{ check: 'migration state', status: CheckStatus.pass, detail: 'already on its new volumes (its migration completed); nothing to do' }], done: true });
+          continue;
+        }
         const resolved = resolveDisks(vm, persistentXml, inv.mapping);
         problems.push(...resolved.problems.map((p) => ({ ...p, at: { file: inv.file, ...p.at, ...(p.at?.path === undefined ? {} : { line: inv.lineOf(p.at.path) ?? inv.lineOf(['vms', vm.index]) }) } })));
         const defs = definitionsFor(persistentXml, resolved.disks, options.runId);
@@ -80,7 +96,7 @@ export async function planFleet(inv: Inventory, ports: PlanPorts, options: PlanO
         });
       }
       const runner = await ports.runner(host);
-      const checks = await preflightHost(hv, runner, hostPlans);
+      const checks = await preflightHost(hv, runner, hostPlans.filter((p) => p.done !== true));
       for (const p of hostPlans) p.preflight.push(...(checks.get(p.name) ?? []));
     } catch (err) {
       if (err instanceof InputError) {

@@ -74,6 +74,8 @@ export interface VmPlan {
   steps: Step[];
   /** the persistent definition as read at plan time (the journal keeps it before any change) */
   originalXml: string;
+  /** its migration completed in an earlier run: no steps */
+  done?: boolean;
 }
 
 export interface Plan {

@@ -1,0 +1,140 @@
+// Executes a plan over a fleet: claims every VM (two runs never act on one VM), then migrates
+// (or rolls back) each VM with its own state machine. One VM's failure never stops the others.
+import PQueue from 'p-queue';
+import type { Inventory } from '../inventory/types.js';
+import type { Plan, VmPlan } from '../plan/types.js';
+import type { Clock } from '../util/clock.js';
+import { InputError, InputErrorCode, errorMessage, type Problem } from '../util/errors.js';
+import type { Connections } from './connections.js';
+import type { EventSink } from './events.js';
+import { factsOf } from './facts.js';
+import { HostPoller } from './host-poller.js';
+import { Journal, readAllJournals, type JournalRecord } from './journal.js';
+import { claimVm, releaseVm } from './lock.js';
+import { VmMigration, type VmOutcome } from './vm-migration.js';
+
+export const RunMode = {
+  migrate: 'migrate',
+  rollback: 'rollback',
+} as const;
+export type RunMode = (typeof RunMode)[keyof typeof RunMode];
+
+export interface FleetRunOptions {
+  plan: Plan;
+  inventory: Inventory;
+  connections: Connections;
+  clock: Clock;
+  stateDir: string;
+  runId: string;
+  mode: RunMode;
+  emit: EventSink;
+}
+
+export interface VmResult {
+  vm: string;
+  host: string;
+  outcome: VmOutcome;
+}
+
+export interface RunSummary {
+  run: string;
+  journal: string;
+  results: VmResult[];
+  ok: boolean;
+}
+
+/** What earlier journals say of each VM, in the form the planner reads. */
+export function historyReader(stateDir: string): (vm: string) => { originalXml: string | null; migrated: boolean } | undefined {
+  const records = readAllJournals(stateDir);
+  return (vm) => {
+    const f = factsOf(records, vm);
+    if (f.originalXml === null) return undefined;
+    const underWay = f.outcome === null || f.outcome === 'failed';
+    return { originalXml: underWay ? f.originalXml : null, migrated: f.outcome === 'done' };
+  };
+}
+
+export async function runFleet(o: FleetRunOptions): Promise<RunSummary> {
+  const vms = o.plan.vms.filter((v) => v.done !== true);
+  const claimed: VmPlan[] = [];
+  const problems: Problem[] = [];
+  for (const vm of vms) {
+    const claim = claimVm(o.stateDir, vm.host, vm.name, o.runId, new Date(o.clock.now()));
+    if (claim.claimed) claimed.push(vm);
+    else problems.push({ code: InputErrorCode.wrongState, message: `VM ${vm.name} is owned by run ${claim.owner.run} (pid ${claim.owner.pid} on ${claim.owner.hostname}, since ${claim.owner.since})`, hint: 'wait for that run to end, or stop it; then run again', at: { vm: vm.name, host: vm.host } });
+  }
+  if (problems.length > 0) {
+    for (const vm of claimed) releaseVm(o.stateDir, vm.host, vm.name, o.runId);
+    throw new InputError(problems);
+  }
+
+  const history: JournalRecord[] = readAllJournals(o.stateDir);
+  const journal = new Journal(o.stateDir, o.runId, () => o.clock.now());
+  const rehearsal = o.connections.rehearsal;
+  journal.append({ kind: 'run-started', inventory: o.inventory.file, vms: claimed.map((v) => v.name), pid: process.pid, hostname: (await import('node:os')).hostname(), rehearsal });
+  o.emit({ kind: 'run-started', at: o.clock.now(), run: o.runId, vms: claimed.map((v) => v.name), rehearsal });
+
+  const pollers = new Map<string, HostPoller>();
+  const global = new PQueue({ concurrency: Math.max(1, o.inventory.limits.global) });
+  const perHost = new Map<string, PQueue>();
+  const results: VmResult[] = [];
+  try {
+    await Promise.all(
+      claimed.map((vm) => {
+        let hostQueue = perHost.get(vm.host);
+        if (hostQueue === undefined) {
+          hostQueue = new PQueue({ concurrency: Math.max(1, o.inventory.limits.mirrorsPerHost) });
+          perHost.set(vm.host, hostQueue);
+        }
+        const hq = hostQueue;
+        return global.add(() =>
+          hq.add(async () => {
+            const outcome = await runOne(o, vm, journal, history, pollers);
+            results.push({ vm: vm.name, host: vm.host, outcome });
+          }),
+        );
+      }),
+    );
+  } finally {
+    const failed = results.filter((r) => r.outcome.outcome === 'failed').length;
+    journal.append({ kind: 'run-finished', ok: failed === 0 && results.length === claimed.length });
+    journal.close();
+    for (const vm of claimed) releaseVm(o.stateDir, vm.host, vm.name, o.runId);
+    o.emit({ kind: 'run-finished', at: o.clock.now(), run: o.runId, done: results.filter((r) => r.outcome.outcome === 'done').length, failed, rolledBack: results.filter((r) => r.outcome.outcome === 'rolled-back').length });
+  }
+  const order = new Map(claimed.map((v, i) => [v.name, i]));
+  results.sort((a, b) => order.get(a.vm)! - order.get(b.vm)!);
+  return { run: o.runId, journal: journal.path, results, ok: results.every((r) => r.outcome.outcome !== 'failed') };
+}
+
+async function runOne(o: FleetRunOptions, vm: VmPlan, journal: Journal, history: JournalRecord[], pollers: Map<string, HostPoller>): Promise<VmOutcome> {
+  const host = o.inventory.hosts[vm.host]!;
+  try {
+    const runner = await o.connections.runnerOrThrow(host);
+    let poller = pollers.get(vm.host);
+    if (poller === undefined) {
+      poller = new HostPoller(runner);
+      pollers.set(vm.host, poller);
+    }
+    const p = poller;
+    const migration = new VmMigration({
+      vm: vm.name,
+      host: vm.host,
+      disks: vm.disks,
+      hv: o.connections.hypervisor(host),
+      runner,
+      journal,
+      history,
+      clock: o.clock,
+      policy: o.inventory.policy,
+      runId: o.runId,
+      emit: o.emit,
+      poll: (m) => p.poll(m),
+    });
+    return o.mode === RunMode.rollback ? await migration.rollback() : await migration.migrate();
+  } catch (err) {
+    const reason = errorMessage(err);
+    o.emit({ kind: 'vm-finished', at: o.clock.now(), vm: vm.name, outcome: 'failed', reason });
+    return { outcome: 'failed', reason };
+  }
+}

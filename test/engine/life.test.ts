@@ -1,0 +1,46 @@
+import { describe, expect, it } from '@jest/globals';
+import { listDisks, readMigrationMetadata } from '../../src/domain/index.js';
+import { Fleet } from './harness.js';
+
+const sources = (xml: string) => Object.fromEntries(listDisks(xml).filter((d) => d.type === 'block').map((d) => [d.target, d.source]));
+
+describe('the life of a VM on the test driver and the simulated host', () => {
+  it('moves a one-disk and a two-disk VM to their new volumes', async () => {
+    const fleet = new Fleet();
+    const summary = await fleet.run(['web1', 'db1']);
+    expect(summary.results.map((r) => [r.vm, r.outcome.outcome])).toEqual([
+      ['web1', 'done'],
+      ['db1', 'done'],
+    ]);
+    const hv = fleet.hv();
+    for (const [vm, expected] of [
+      ['web1', { vda: '/dev/mapper/new-web1' }],
+      ['db1', { vda: '/dev/mapper/new-db1', vdb: '/dev/mapper/new-db1-logs' }],
+    ] as const) {
+      expect(sources(await hv.liveXml(vm))).toEqual(expected);
+      expect(sources(await hv.inactiveXml(vm))).toEqual(expected);
+      expect(readMigrationMetadata(await hv.liveXml(vm))).toBeNull();
+      expect(readMigrationMetadata(await hv.inactiveXml(vm))).toBeNull();
+      expect((await hv.lookup(vm))?.state).toBe('running');
+    }
+    const sim = await fleet.sim();
+    expect(sim.renderMdstat()).not.toMatch(/^md\d+ :/m);
+    // the untouched VM stays as it was
+    expect(sources(await hv.inactiveXml('dns1'))).toEqual({ vda: '/dev/mapper/old-dns1' });
+    // two down windows per migrated VM, each measured
+    const ups = fleet.events.filter((e) => e.kind === 'up');
+    expect(ups.filter((e) => e.vm === 'web1').map((e) => (e as { window: string }).window)).toEqual(['T1', 'T2']);
+  });
+
+  it('runs again after completion without touching anything', async () => {
+    const fleet = new Fleet();
+    await fleet.run(['web1']);
+    const before = await fleet.hv().liveXml('web1');
+    const outcome = await fleet.plan(['web1']);
+    expect(outcome.problems).toEqual([]);
+    expect(outcome.plan.vms[0]?.done).toBe(true);
+    const again = await fleet.run(['web1']);
+    expect(again.results).toEqual([]);
+    expect(await fleet.hv().liveXml('web1')).toBe(before);
+  });
+});
