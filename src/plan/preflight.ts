@@ -97,6 +97,8 @@ export async function preflightHost(
         continue;
       }
       if (identity.name.state === 'free') checks.push(pass('mirror name', `${d.mirror} is free`, d.target));
+      // mdadm leaves the name behind after a stop or a failed build; a build replaces it.
+      else if (identity.name.state === 'dangling') checks.push(pass('mirror name', `${d.mirror} is free (a leftover link to ${identity.name.target}, no longer an array; the build replaces it)`, d.target));
       else checks.push(fail('mirror name', `${d.mirror} is taken: ${identity.reason ?? identity.name.state}`, d.target));
       const problems = newVolumeProblems(newFacts, oldFacts);
       checks.push(

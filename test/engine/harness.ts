@@ -94,3 +94,62 @@ export class Fleet {
     return runFleet({ plan: outcome.plan, inventory: this.inventory, connections: this.connections, clock: this.clock, stateDir: this.stateDir, runId: newRunId(this.clock.now()), mode, emit: (e) => this.events.push(e) });
   }
 }
+
+/** The side effects the engine can have on a host, by name, in the order they happen. */
+export type Effect = { what: string; when: 'before' | 'after' };
+
+const MUTATING_HV = ['shutdown', 'destroy', 'define', 'start', 'startWithLiveXml'] as const;
+
+function mutatingCommand(argv: readonly string[]): boolean {
+  return (argv[0] === 'mdadm' && ['--build', '--add', '--stop'].includes(argv[1] ?? '')) || argv[0] === 'tee';
+}
+
+/**
+ * Stops the engine dead at the n-th side effect, before or after it happens, as a SIGKILL
+ * would: the promise of that call never settles, so nothing after it runs. Returns the list
+ * of effects seen, so a first clean run can count them.
+ */
+export async function injectCrash(fleet: Fleet, crashAt: { n: number; when: 'before' | 'after' } | undefined): Promise<{ effects: Effect[]; crashed: Promise<void> }> {
+  const seen: Effect[] = [];
+  let count = 0;
+  let crash: () => void = () => {};
+  const crashed = new Promise<void>((resolve) => {
+    crash = resolve;
+  });
+  const gate = async <T>(what: string, act: () => Promise<T>): Promise<T> => {
+    count++;
+    if (crashAt !== undefined && count === crashAt.n && crashAt.when === 'before') {
+      seen.push({ what, when: 'before' });
+      crash();
+      return new Promise<T>(() => {});
+    }
+    const out = await act();
+    seen.push({ what, when: 'after' });
+    if (crashAt !== undefined && count === crashAt.n && crashAt.when === 'after') {
+      crash();
+      return new Promise<T>(() => {});
+    }
+    return out;
+  };
+  const sim = await fleet.sim();
+  const run = sim.run.bind(sim);
+  sim.run = (argv, options) => (mutatingCommand(argv) ? gate(argv.slice(0, 2).join(' '), () => run(argv, options)) : run(argv, options));
+  fleet.hvWrapper = (hv) => {
+    const wrapped = Object.create(hv) as Hypervisor;
+    for (const m of MUTATING_HV) {
+      (wrapped as unknown as Record<string, unknown>)[m] = (arg: string) => gate(`virsh ${m}`, () => (hv[m] as (a: string) => Promise<void>).call(hv, arg));
+    }
+    return wrapped;
+  };
+  return { effects: seen, crashed };
+}
+
+/** After a crash: the dead process's locks are stale, the wrappers go, a new engine starts. */
+export async function recoverFromCrash(fleet: Fleet): Promise<void> {
+  const { rmSync } = await import('node:fs');
+  rmSync(join(fleet.stateDir, 'locks'), { recursive: true, force: true });
+  fleet.hvWrapper = undefined;
+  const sim = await fleet.sim();
+  delete (sim as unknown as Record<string, unknown>).run;
+  fleet.restart();
+}
