@@ -104,7 +104,7 @@ export function decideMigration(obs: Observation, facts: MigrationFacts, opts: D
     if (obs.live === Placement.old) {
       // I3: writes reach OLD around any mirror that exists now, so such a mirror is stale.
       const stale = ours[0];
-      if (stale !== undefined) return { kind: ActionKind.stopMirror, target: stale.target, why: 'stale', note: 'the VM runs on its old volumes beside its mirror (restarted outside sanshift?): NEW is stale and is copied again' };
+      if (stale !== undefined) return { kind: ActionKind.stopMirror, target: stale.target, why: 'stale', note: 'I3: the VM runs on its old volumes beside its mirror (restarted outside sanshift?): NEW is stale and is copied again' };
       if (strangers.length > 0) return fail(`mirror name taken: ${strangers[0]!.reason}`, false);
       return { kind: ActionKind.shutdownForMirror };
     }
@@ -117,7 +117,7 @@ export function decideMigration(obs: Observation, facts: MigrationFacts, opts: D
   }
   if (facts.startedOnMirrorId !== null && !facts.shutDownForCutover && ours.length > 0) {
     // It stopped on its own or was stopped outside sanshift while on the mirror: I3 says redo.
-    return { kind: ActionKind.stopMirror, target: ours[0]!.target, why: 'stale', note: 'the VM stopped outside sanshift during its resync; its mirrors are rebuilt' };
+    return { kind: ActionKind.stopMirror, target: ours[0]!.target, why: 'stale', note: 'I3: the VM stopped outside sanshift during its resync: NEW may be stale, so its mirrors are rebuilt' };
   }
   for (const m of obs.mirrors) {
     if (m.exists && !m.ours) return fail(`mirror name taken: ${m.reason}`, ours.length > 0);

@@ -352,7 +352,7 @@ export class VmMigration {
       const st = await hv.lookup(vm);
       if (st === null || st.id !== obs.id) return;
       const states = await this.ctx.poll(mirrors);
-      if (states.some((s) => !s.present || s.inSync || s.failedLeg !== null)) return;
+      if (states.every((s) => s.inSync) || states.some((s) => !s.present || s.failedLeg !== null)) return;
       const done = states.reduce((s, x) => s + (x.progress?.doneSectors ?? x.progress?.totalSectors ?? 0) * 512, 0);
       const total = states.reduce((s, x) => s + (x.progress?.totalSectors ?? 0) * 512, 0) || totalBytes;
       const speed = states.reduce((s, x) => s + (x.progress?.speedKiBs ?? 0), 0);
@@ -366,7 +366,8 @@ export class VmMigration {
         doneBytes: done,
         totalBytes: total,
       });
-      if (states.every((s) => s.progress === null)) return;
+      // Nothing copying and not in sync: a new decision (trap 4: idle is not finished).
+      if (states.every((s) => s.progress === null || s.inSync)) return;
     }
   }
 

@@ -11,19 +11,47 @@ export const wallClock: Clock = {
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 };
 
-/** A clock whose sleeps return at once after moving time forward; for tests. */
+/** A discrete-event clock for tests and simulations: a sleep resolves when virtual time reaches
+ * its deadline, and time jumps to the next deadline once the process has nothing else to do
+ * for a few turns. Concurrent sleepers therefore overlap as they would on a real clock. */
 export class VirtualClock implements Clock {
+  private timers: { at: number; seq: number; resolve: () => void }[] = [];
+  private seq = 0;
+  private pumping = false;
+
   constructor(private t = 0) {}
+
   now(): number {
     return this.t;
   }
-  async sleep(ms: number): Promise<void> {
-    this.t += Math.max(0, ms);
-    // Yield so that other tasks interleave as they would on a real clock.
-    await new Promise((resolve) => setImmediate(resolve));
+
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.timers.push({ at: this.t + Math.max(0, ms), seq: this.seq++, resolve });
+      this.pump();
+    });
   }
+
   advance(ms: number): void {
     this.t += ms;
+  }
+
+  private pump(): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    void (async () => {
+      while (this.timers.length > 0) {
+        // Let every task that can still run do so, and register its own sleep, first.
+        for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+        this.timers.sort((a, b) => a.at - b.at || a.seq - b.seq);
+        const next = this.timers[0]!;
+        this.t = Math.max(this.t, next.at);
+        const due = this.timers.filter((x) => x.at <= this.t);
+        this.timers = this.timers.filter((x) => x.at > this.t);
+        for (const x of due) x.resolve();
+      }
+      this.pumping = false;
+    })();
   }
 }
 

@@ -41,6 +41,7 @@ policy:
   shutdownTimeout: 60s
   onShutdownTimeout: force
   pollInterval: 5s
+  resyncSpeedMax: 20MiB/s   # 1 GiB takes about 50 s: long enough to act in mid-resync
   health: { settle: 10s }
 `;
 
@@ -53,6 +54,8 @@ export class Fleet {
   readonly events: EngineEvent[] = [];
   inventory: Inventory;
   connections: Connections;
+  /** called with every engine event, to act in the middle of a run (not awaited by the engine) */
+  onEvent: ((e: EngineEvent) => void) | undefined;
   /** wraps the hypervisor of a host, to inject faults */
   hvWrapper: ((hv: Hypervisor) => Hypervisor) | undefined;
 
@@ -91,7 +94,10 @@ export class Fleet {
   async run(vms: string[] = [], mode: RunMode = RunMode.migrate): Promise<RunSummary> {
     const outcome = await this.plan(vms);
     if (outcome.problems.length > 0) throw new Error(outcome.problems.map((p) => p.message).join('\n'));
-    return runFleet({ plan: outcome.plan, inventory: this.inventory, connections: this.connections, clock: this.clock, stateDir: this.stateDir, runId: newRunId(this.clock.now()), mode, emit: (e) => this.events.push(e) });
+    return runFleet({ plan: outcome.plan, inventory: this.inventory, connections: this.connections, clock: this.clock, stateDir: this.stateDir, runId: newRunId(this.clock.now()), mode, emit: (e) => {
+      this.events.push(e);
+      this.onEvent?.(e);
+    } });
   }
 }
 
