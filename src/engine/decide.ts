@@ -144,10 +144,9 @@ export function decideMigration(obs: Observation, facts: MigrationFacts, opts: D
 
 /** Backward: return the VM to its old volumes (rollback), from any phase before T2 completes. */
 export function decideRollback(obs: Observation, facts: MigrationFacts): Action {
-  if (facts.startedOnNew && obs.persistent === Placement.new) {
-    return fail('the VM has started on its new volumes, so its old volumes are stale: only a reverse migration (--reverse) brings it back', false);
-  }
-  if (obs.running && obs.live === Placement.new) return fail('the VM runs on its new volumes; use --reverse', false);
+  const afterT2 = 'the VM has started on its new volumes, so its old volumes are stale: only a reverse migration (--reverse) brings it back';
+  if (facts.startedOnNew && obs.persistent === Placement.new) return fail(afterT2, false);
+  if (obs.running && obs.live === Placement.new) return fail(afterT2, false);
   if (obs.running && obs.live === Placement.mirror) return { kind: ActionKind.shutdownForRollback };
   const mirror = obs.mirrors.find((m) => m.exists && m.ours);
   if (mirror !== undefined) return { kind: ActionKind.stopMirror, target: mirror.target, why: 'rollback' };

@@ -2,6 +2,7 @@
 // (or rolls back) each VM with its own state machine. One VM's failure never stops the others.
 import PQueue from 'p-queue';
 import type { Inventory } from '../inventory/types.js';
+import type { VmHistory } from '../plan/fleet-plan.js';
 import type { Plan, VmPlan } from '../plan/types.js';
 import type { Clock } from '../util/clock.js';
 import { InputError, InputErrorCode, errorMessage, type Problem } from '../util/errors.js';
@@ -44,13 +45,13 @@ export interface RunSummary {
 }
 
 /** What earlier journals say of each VM, in the form the planner reads. */
-export function historyReader(stateDir: string): (vm: string) => { originalXml: string | null; migrated: boolean } | undefined {
+export function historyReader(stateDir: string): (vm: string) => VmHistory | undefined {
   const records = readAllJournals(stateDir);
   return (vm) => {
     const f = factsOf(records, vm);
     if (f.originalXml === null) return undefined;
     const underWay = f.outcome === null || f.outcome === 'failed';
-    return { originalXml: underWay ? f.originalXml : null, migrated: f.outcome === 'done' };
+    return { originalXml: underWay ? f.originalXml : null, migrated: f.outcome === 'done', completedFromXml: f.outcome === 'done' ? f.originalXml : null };
   };
 }
 

@@ -105,3 +105,22 @@ export function resolveDisks(vm: VmSpec, persistentXml: string, mapping: readonl
   }
   return { disks, problems, untouched };
 }
+
+/** A reverse migration: every block disk whose source moved since `originalXml` goes back to
+ * where it was (OLD and NEW swap roles). */
+export function reverseDisks(vm: VmSpec, currentXml: string, originalXml: string): ResolvedDisks {
+  const before = new Map(listDisks(originalXml).map((d) => [d.target, d]));
+  const disks: DiskPlan[] = [];
+  const untouched: ResolvedDisks['untouched'] = [];
+  for (const d of listDisks(currentXml)) {
+    const was = before.get(d.target);
+    if (d.type !== 'block' || d.source === null || was?.type !== 'block' || was.source === null || was.source === d.source) {
+      untouched.push({ target: d.target, reason: 'not moved by its migration' });
+      continue;
+    }
+    disks.push({ target: d.target, old: d.source, new: was.source, mirror: mirrorPathFor(vm.name, d.target) });
+  }
+  const problems: Problem[] =
+    disks.length === 0 ? [{ code: InputErrorCode.wrongState, message: 'no disk of this VM has moved: there is nothing to reverse', at: { vm: vm.name, host: vm.host } }] : [];
+  return { disks, problems, untouched };
+}

@@ -6,7 +6,7 @@ import type { Hypervisor } from '../hypervisor/port.js';
 import { didYouMean } from '../inventory/suggest.js';
 import type { HostSpec, Inventory, VmSpec } from '../inventory/types.js';
 import { InputError, InputErrorCode, UnreachableError, errorMessage, type Problem } from '../util/errors.js';
-import { resolveDisks } from './disks.js';
+import { resolveDisks, reverseDisks } from './disks.js';
 import { preflightHost } from './preflight.js';
 import { CheckStatus, type Plan, type VmPlan } from './types.js';
 import { buildVmSteps, definitionsFor } from './vm-steps.js';
@@ -23,6 +23,8 @@ export interface VmHistory {
   originalXml: string | null;
   /** its last migration completed (it runs on its new volumes) */
   migrated: boolean;
+  /** the definition the completed migration started from, for a reverse migration */
+  completedFromXml: string | null;
 }
 
 export interface PlanOptions {
@@ -31,6 +33,8 @@ export interface PlanOptions {
   runId: string;
   now: Date;
   history?: (vm: string) => VmHistory | undefined;
+  /** plan reverse migrations: completed VMs go back to the volumes they came from */
+  reverse?: boolean;
 }
 
 export interface PlanOutcome {
@@ -75,6 +79,18 @@ export async function planFleet(inv: Inventory, ports: PlanPorts, options: PlanO
           continue;
         }
         const past = options.history?.(vm.name);
+        if (options.reverse === true) {
+          if (past?.migrated !== true || past.completedFromXml === null) {
+            problems.push({ code: InputErrorCode.wrongState, message: `VM ${vm.name} has no completed migration to reverse in the journal`, hint: 'a reverse migration moves a VM back after its migration completed; before that, use rollback without --reverse', at: { vm: vm.name, host: hostName } });
+            continue;
+          }
+          const current = await hv.inactiveXml(vm.name);
+          const resolved = reverseDisks(vm, current, past.completedFromXml);
+          problems.push(...resolved.problems);
+          const defs = definitionsFor(current, resolved.disks, options.runId);
+          hostPlans.push({ name: vm.name, host: hostName, uri: host.uri, disks: resolved.disks, preflight: [{ check: 'domain', status: CheckStatus.pass, detail: `found on ${hostName}, ${status.state}; a reverse migration back to its old volumes` }], steps: buildVmSteps(vm.name, resolved.disks, defs, inv.policy), originalXml: defs.original });
+          continue;
+        }
         // A migration under way may have moved the definition already (T2): plan from the
         // definition it started from, which the journal keeps.
         const persistentXml = past?.originalXml ?? (await hv.inactiveXml(vm.name));

@@ -87,12 +87,12 @@ export class Fleet {
     return this.simulated.get('hv1')!;
   }
 
-  async plan(vms: string[] = []): Promise<PlanOutcome> {
-    return planFleet(this.inventory, this.connections, { vms, runId: newRunId(this.clock.now()), now: new Date(this.clock.now()), history: historyReader(this.stateDir) });
+  async plan(vms: string[] = [], reverse = false): Promise<PlanOutcome> {
+    return planFleet(this.inventory, this.connections, { vms, runId: newRunId(this.clock.now()), now: new Date(this.clock.now()), history: historyReader(this.stateDir), reverse });
   }
 
-  async run(vms: string[] = [], mode: RunMode = RunMode.migrate): Promise<RunSummary> {
-    const outcome = await this.plan(vms);
+  async run(vms: string[] = [], mode: RunMode = RunMode.migrate, reverse = false): Promise<RunSummary> {
+    const outcome = await this.plan(vms, reverse);
     if (outcome.problems.length > 0) throw new Error(outcome.problems.map((p) => p.message).join('\n'));
     return runFleet({ plan: outcome.plan, inventory: this.inventory, connections: this.connections, clock: this.clock, stateDir: this.stateDir, runId: newRunId(this.clock.now()), mode, emit: (e) => {
       this.events.push(e);
