@@ -34,6 +34,8 @@ export interface FleetShape {
   antiAffinityShare?: number;
   minDiskBytes?: number;
   maxDiskBytes?: number;
+  /** limits.mirrorsPerHost (default 8) */
+  mirrorsPerHost?: number;
 }
 
 export interface GeneratedFleet {
@@ -86,14 +88,14 @@ export function generateFleet(shape: FleetShape): GeneratedFleet {
       const v = i + k;
       stackStart[v] = i;
       if (k > 0) {
-        const count = random() < 0.6 ? 1 : 2;
+        const count = random() < 0.4 ? 1 : 2;
         for (let c = 0; c < count; c++) deps[v]!.add(names[int(i, v - 1)]!);
       }
     }
     i += size;
   }
-  const hubShare = shape.hubDependentShare ?? 0.35;
-  const crossShare = shape.crossStackShare ?? 0.12;
+  const hubShare = shape.hubDependentShare ?? 0.4;
+  const crossShare = shape.crossStackShare ?? 0.2;
   for (let v = hubCount; v < shape.vms; v++) {
     if (hubCount > 0 && random() < hubShare) deps[v]!.add(names[int(0, hubCount - 1)]!);
     const start = stackStart[v]!;
@@ -132,7 +134,7 @@ export function generateFleet(shape: FleetShape): GeneratedFleet {
   return {
     vms,
     limits: {
-      mirrorsPerHost: 4,
+      mirrorsPerHost: shape.mirrorsPerHost ?? 8,
       downWindows: 20,
       global: 200,
       bundleMaxSize: 8,

@@ -199,7 +199,6 @@ export function simulateFleet(vms: readonly FleetVm[], limits: Limits, options: 
       ? new RollingScheduler(plan, vms, limits, schedulerOptions)
       : new WaveScheduler(plan, vms, limits, strategy, schedulerOptions);
   const recordTimeline = options.recordTimeline ?? true;
-  const process_weights = (globalThis as any).__weights === true;
 
   const graph = plan.graph;
   const n = graph.names.length;
@@ -330,14 +329,10 @@ export function simulateFleet(vms: readonly FleetVm[], limits: Limits, options: 
   };
 
   const reallocate = (): void => {
-    const left = new Map<string, number>();
+    const allocation = scheduler.allocateBandwidth();
     for (const m of active) {
       m.remaining = Math.max(0, m.remaining - (m.rate * (now - m.lastT)) / 1000);
       m.lastT = now;
-      left.set(m.key, m.remaining * 1024);
-    }
-    const allocation = scheduler.allocateBandwidth(process_weights ? left : undefined);
-    for (const m of active) {
       m.rate = Math.min(allocation.get(m.key) ?? 0, physical);
       m.endT = m.remaining === 0 ? now : m.rate > 0 ? now + (m.remaining / m.rate) * 1000 : Infinity;
     }

@@ -51,7 +51,7 @@ export interface FleetScheduler {
   /** The bundle left the run (failed, rolled back): release everything it holds. */
   abandon(bundle: number, reason: string): void;
   /** sync_speed_max per resyncing mirror, KiB/s, keyed `vm/target`; Infinity: no sanshift limit (write `system`). */
-  allocateBandwidth(remainingBytes?: ReadonlyMap<string, number>): Map<string, number>;
+  allocateBandwidth(): Map<string, number>;
   stateOf(bundle: number): BundleState;
   /** true when no bundle is pending or in flight */
   readonly finished: boolean;
@@ -64,8 +64,6 @@ export interface MirrorLoad {
   key: string;
   host: string;
   array: string;
-  /** share weight (default 1): with the bytes left to copy, mirrors on a full array end together */
-  weight?: number;
 }
 
 export interface BandwidthLimits {
@@ -101,48 +99,34 @@ export function allocateFairShare(mirrors: readonly MirrorLoad[], limits: Bandwi
     onResource[a]!.push(i);
     return [h, a];
   });
-  // weighted progressive filling: rate = weight x level, the level rising until a resource fills
-  const weight = mirrors.map((m) => (m.weight !== undefined && m.weight > 0 ? m.weight : 1));
   const used = new Float64Array(capacity.length);
-  const unfrozenWeight = new Float64Array(capacity.length);
-  mirrors.forEach((_, i) => {
-    for (const r of touches[i]!) unfrozenWeight[r]! += weight[i]!;
-  });
+  const unfrozenOn = Int32Array.from(onResource, (list) => list.length);
   const rate = new Float64Array(mirrors.length);
   const frozen = new Uint8Array(mirrors.length);
   let unfrozen = mirrors.length;
   const perMirror = limits.perMirrorKiB ?? Infinity;
-  const freeze = (i: number, value: number): void => {
-    frozen[i] = 1;
-    unfrozen--;
-    rate[i] = value;
-    for (const r of touches[i]!) {
-      used[r]! += value;
-      unfrozenWeight[r]! -= weight[i]!;
-    }
-  };
   while (unfrozen > 0) {
-    let level = Infinity;
+    let level = perMirror;
     let bottleneck = -1;
     for (let r = 0; r < capacity.length; r++) {
-      if (unfrozenWeight[r]! <= 1e-12) continue;
-      const share = Math.max(0, capacity[r]! - used[r]!) / unfrozenWeight[r]!;
+      if (unfrozenOn[r] === 0) continue;
+      const share = Math.max(0, capacity[r]! - used[r]!) / unfrozenOn[r]!;
       if (share < level) {
         level = share;
         bottleneck = r;
       }
     }
-    // the per-mirror cap binds first for the heaviest mirrors
-    let capped = false;
-    for (let i = 0; i < mirrors.length; i++) {
-      if (frozen[i] === 0 && weight[i]! * level >= perMirror) {
-        freeze(i, perMirror);
-        capped = true;
+    const toFreeze = bottleneck === -1 ? mirrors.map((_, i) => i) : onResource[bottleneck]!;
+    for (const i of toFreeze) {
+      if (frozen[i] === 1) continue;
+      frozen[i] = 1;
+      unfrozen--;
+      rate[i] = level;
+      for (const r of touches[i]!) {
+        used[r]! += level;
+        unfrozenOn[r]!--;
       }
     }
-    if (capped) continue;
-    const toFreeze = bottleneck === -1 ? mirrors.map((_, i) => i) : onResource[bottleneck]!;
-    for (const i of toFreeze) if (frozen[i] === 0) freeze(i, weight[i]! * level);
   }
   const out = new Map<string, number>();
   mirrors.forEach((m, i) => out.set(m.key, Number.isFinite(rate[i]!) ? Math.floor(rate[i]!) : Infinity));
@@ -417,14 +401,14 @@ abstract class FleetResources implements FleetScheduler {
   protected onLeftQueue(_b: number): void {}
   protected onReleased(_b: number): void {}
 
-  allocateBandwidth(remainingBytes?: ReadonlyMap<string, number>): Map<string, number> {
+  allocateBandwidth(): Map<string, number> {
     const mirrors: MirrorLoad[] = [];
     for (const m of this.resyncing) {
-      const key = this.mirrorKeys[m]!;
-      const load: MirrorLoad = { key, host: this.hostNames[this.mirrorHost[m]!]!, array: this.arrayNames[this.mirrorArray[m]!]! };
-      const left = remainingBytes?.get(key);
-      if (left !== undefined) load.weight = Math.max(1, left);
-      mirrors.push(load);
+      mirrors.push({
+        key: this.mirrorKeys[m]!,
+        host: this.hostNames[this.mirrorHost[m]!]!,
+        array: this.arrayNames[this.mirrorArray[m]!]!,
+      });
     }
     const bandwidth: BandwidthLimits = { arrayBandwidthKiB: this.limits.arrayBandwidthKiB };
     if (this.limits.hostBandwidthKiB !== undefined) bandwidth.hostBandwidthKiB = this.limits.hostBandwidthKiB;
