@@ -1,0 +1,372 @@
+// The lab: a "hypervisor host" booted as a qemu TCG guest of this machine (a Debian kernel
+// with md), reachable only through an ssh port forwarded on 127.0.0.1. sanshift drives it like
+// a production host: libvirt over qemu+ssh, commands over ssh. Run test/lab/setup.sh first.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, closeSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import {
+  DEFAULT_TENANTS,
+  checkLabLayout,
+  guestPlan,
+  qemuConf,
+  tenantXml,
+  type SpareVolume,
+  type TenantSpec,
+} from './tenants.js';
+
+export { DEFAULT_TENANTS, tenantXml, type LabDisk, type SpareVolume, type TenantSpec } from './tenants.js';
+
+export const LAB_DIR = dirname(fileURLToPath(import.meta.url));
+export const LAB_WORK = join(LAB_DIR, 'work');
+const GUEST_DIR = join(LAB_DIR, 'guest');
+const PATTERN_TOOL = join(GUEST_DIR, 'volume-pattern.mjs');
+const READY_LINE = 'sanshift-lab: ready';
+const FAILED_LINE = 'sanshift-lab: FAILED';
+
+export interface LabOptions {
+  /** port on 127.0.0.1 forwarded to the guest's sshd (default: a free one) */
+  sshPort?: number;
+  memoryMiB?: number;
+  cpus?: number;
+  tenants?: readonly TenantSpec[];
+  spareVolumes?: readonly SpareVolume[];
+  /** see QemuConfOptions (default true, as in LAB-NOTES) */
+  qemuRunsAsRoot?: boolean;
+  /** how long to wait for the guest to say ready (default 180 s) */
+  readyTimeoutMs?: number;
+  /** progress lines (default: none) */
+  log?: (line: string) => void;
+}
+
+export interface GuestResult {
+  argv: string[];
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+  durationMs: number;
+}
+
+export interface ContentRun {
+  /** volume name whose pattern is there, or the tag of a later writePattern; '?' = unknown */
+  tag: string;
+  fromMiB: number;
+  toMiB: number;
+  /** every byte of the blocks (past the first 512 of block 0) is the pattern of tag at that offset */
+  intact: boolean;
+}
+
+export interface ContentMap {
+  device: string;
+  /** block 0 carries a boot sector (55 aa) */
+  boot: boolean;
+  runs: ContentRun[];
+}
+
+export interface LabTimings {
+  /** from spawning qemu to the guest saying ready */
+  bootMs: number;
+  /** from ready to the first ssh command answered */
+  firstSshMs: number;
+  /** the guest's own steps (modules, udev, sshd, libvirtd, volumes, tenants), from the console */
+  guestSteps: Record<string, number>;
+}
+
+export interface Lab {
+  sshPort: number;
+  keyFile: string;
+  /** root@127.0.0.1 */
+  sshTarget: string;
+  /** qemu+ssh://root@127.0.0.1:PORT/system?keyfile=KEY&no_verify=1&no_tty=1 */
+  libvirtUri: string;
+  /** ssh options sanshift's own runner needs for this host (port, key, no host key checks) */
+  sshOptions: string[];
+  consoleLog: string;
+  runDir: string;
+  tenants: readonly TenantSpec[];
+  timings: LabTimings;
+  /** run argv in the guest as root; resolves whatever the exit code */
+  ssh(argv: string[], opts?: { input?: string; timeoutMs?: number }): Promise<GuestResult>;
+  /** like ssh, but rejects on a non-zero exit, with stderr in the message */
+  guestRun(argv: string[], opts?: { input?: string; timeoutMs?: number }): Promise<GuestResult>;
+  virsh(args: string[]): Promise<string>;
+  /** overwrite blocks atMiB.. of a device in the guest with the pattern of tag (then fsync) */
+  writePattern(device: string, tag: string, atMiB: number, countMiB: number): Promise<void>;
+  contentMap(device: string): Promise<ContentMap>;
+  /** sha256 of a whole device in the guest, read after dropping its page cache */
+  checksum(device: string): Promise<string>;
+  mdstat(): Promise<string>;
+  domainState(name: string): Promise<string>;
+  /** load a dm `error` table under /dev/mapper/VOLUME: every I/O to it fails from now on */
+  swapInErrorTable(volume: string): Promise<void>;
+  /** load a dm `flakey` table: the volume works upSeconds, fails downSeconds, and so on */
+  swapInFlakeyTable(volume: string, upSeconds: number, downSeconds: number): Promise<void>;
+  /** put back the linear table the volume had at boot */
+  restoreVolumeTable(volume: string): Promise<void>;
+  /** an operator's `virsh destroy` + `virsh start`: the domain boots its persistent definition */
+  restartDomainOutsideSanshift(name: string): Promise<void>;
+  /** SIGTERM libvirtd and start it again; running domains keep running */
+  restartLibvirtd(): Promise<void>;
+  /** what a host reboot leaves: no domain running, no md array, a fresh libvirtd; the
+   * volumes keep their content. Tenants are started again on their persistent definitions
+   * when startTenants is true */
+  simulateReboot(opts?: { startTenants?: boolean }): Promise<void>;
+  /** kill qemu and everything of this lab; safe to call twice */
+  stop(): Promise<void>;
+}
+
+function shellQuote(word: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function requireSetup(): { kernel: string; initrd: string; keyFile: string; bootSector: string } {
+  const files = {
+    kernel: join(LAB_WORK, 'vmlinuz'),
+    initrd: join(LAB_WORK, 'initrd.gz'),
+    keyFile: join(LAB_WORK, 'id_ed25519'),
+    bootSector: join(LAB_WORK, 'acpi-poweroff.bin'),
+  };
+  for (const f of Object.values(files)) {
+    if (!existsSync(f)) throw new Error(`lab not set up: ${f} is missing; run bash test/lab/setup.sh`);
+  }
+  return files;
+}
+
+/** guest step timings from the console: "sanshift-lab: step NAME N ms" */
+function guestSteps(consoleText: string): Record<string, number> {
+  const steps: Record<string, number> = {};
+  for (const m of consoleText.matchAll(/sanshift-lab: step (\S+) (\d+) ms/g)) {
+    if (m[1] && m[2]) steps[m[1]] = Number(m[2]);
+  }
+  return steps;
+}
+
+/** keep the guest's probed qemu capabilities for the next boot (see guest/boot.sh) */
+async function saveLibvirtCapabilities(guestRun: (argv: string[]) => Promise<GuestResult>): Promise<void> {
+  const dir = join(LAB_WORK, 'libvirt-capabilities');
+  if (existsSync(dir)) return;
+  const guestDir = '/var/cache/libvirt/qemu/capabilities';
+  const names = (await guestRun(['ls', guestDir])).stdout.split('\n').filter((n) => /^[0-9a-f]+\.xml$/.test(n));
+  if (names.length === 0) return;
+  mkdirSync(`${dir}.tmp`, { recursive: true });
+  for (const n of names) writeFileSync(join(`${dir}.tmp`, n), (await guestRun(['cat', `${guestDir}/${n}`])).stdout);
+  renameSync(`${dir}.tmp`, dir);
+}
+
+export async function startLab(opts: LabOptions = {}): Promise<Lab> {
+  const files = requireSetup();
+  const tenants = opts.tenants ?? DEFAULT_TENANTS;
+  const spares = opts.spareVolumes ?? [];
+  checkLabLayout(tenants, spares);
+  const log = opts.log ?? (() => undefined);
+  const sshPort = opts.sshPort ?? (await freePort());
+  const runDir = join(LAB_WORK, `run-${sshPort}`);
+  rmSync(runDir, { recursive: true, force: true });
+  mkdirSync(join(runDir, 'tenants'), { recursive: true });
+
+  const tenantXmlPath = (name: string): string => join(runDir, 'tenants', `${name}.xml`);
+  for (const t of tenants) writeFileSync(tenantXmlPath(t.name), tenantXml(t));
+  writeFileSync(join(runDir, 'qemu.conf'), qemuConf({ qemuRunsAsRoot: opts.qemuRunsAsRoot ?? true }));
+  writeFileSync(
+    join(runDir, 'guest-plan.sh'),
+    guestPlan(tenants, spares, { bootSector: files.bootSector, tenantXml: tenantXmlPath }),
+  );
+
+  const consoleLog = join(runDir, 'console.log');
+  const pidFile = join(runDir, 'qemu.pid');
+  const qemuArgs = [
+    '-name', `sanshift-lab-${sshPort}`,
+    '-accel', 'tcg',
+    '-smp', String(opts.cpus ?? 2),
+    '-m', String(opts.memoryMiB ?? 3072),
+    '-display', 'none', '-monitor', 'none', '-no-reboot',
+    '-serial', `file:${consoleLog}`,
+    '-pidfile', pidFile,
+    '-kernel', files.kernel,
+    '-initrd', files.initrd,
+    '-append',
+    `console=ttyS0 quiet panic=-1 sanshift_lab_boot=${join(GUEST_DIR, 'boot.sh')} sanshift_lab_run=${runDir}`,
+    // the machine's own root, read-only: the guest runs the very same libvirt, qemu, mdadm, node
+    '-virtfs', 'local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap',
+    // restrict=on: no way out of the guest but this loopback-only forward to its sshd
+    '-netdev', `user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:${sshPort}-:22`,
+    '-device', 'virtio-net-pci,netdev=n0',
+  ];
+  const stderrFd = openSync(join(runDir, 'qemu.stderr'), 'w');
+  const started = Date.now();
+  const qemu: ChildProcess = spawn('qemu-system-x86_64', qemuArgs, { stdio: ['ignore', stderrFd, stderrFd] });
+  closeSync(stderrFd);
+  let qemuExited = false;
+  const qemuExit = new Promise<void>((resolve) => qemu.once('exit', () => { qemuExited = true; resolve(); }));
+  // never leave a lab running behind a test process that dies
+  const killOnExit = (): void => { if (!qemuExited && qemu.pid) try { process.kill(qemu.pid, 'SIGKILL'); } catch { /* gone */ } };
+  process.on('exit', killOnExit);
+  log(`qemu pid ${qemu.pid}, ssh port ${sshPort}, console ${consoleLog}`);
+
+  const controlPath = join('/tmp', `sanshift-lab-${sshPort}.ssh`);
+  const sshOptions = [
+    '-p', String(sshPort), '-i', files.keyFile,
+    '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null',
+    '-o', 'LogLevel=ERROR', '-o', 'ConnectTimeout=20',
+  ];
+  // one multiplexed connection: a fresh ssh handshake costs seconds under TCG
+  const labSshOptions = [...sshOptions, '-o', 'ControlMaster=auto', '-o', `ControlPath=${controlPath}`, '-o', 'ControlPersist=600'];
+  const sshTarget = 'root@127.0.0.1';
+  let stopped = false;
+
+  const ssh = async (argv: string[], o: { input?: string; timeoutMs?: number } = {}): Promise<GuestResult> => {
+    if (stopped) throw new Error('lab is stopped');
+    const t0 = Date.now();
+    const r = await execa('ssh', [...labSshOptions, sshTarget, '--', argv.map(shellQuote).join(' ')], {
+      reject: false,
+      input: o.input ?? '',
+      timeout: o.timeoutMs ?? 120_000,
+      stripFinalNewline: false,
+    });
+    return { argv, stdout: String(r.stdout), stderr: String(r.stderr), exitCode: r.exitCode ?? -1, durationMs: Date.now() - t0 };
+  };
+  const guestRun = async (argv: string[], o: { input?: string; timeoutMs?: number } = {}): Promise<GuestResult> => {
+    const r = await ssh(argv, o);
+    if (r.exitCode !== 0) throw new Error(`lab guest: ${argv.join(' ')} exited ${r.exitCode}: ${r.stderr.trim() || r.stdout.trim()}`);
+    return r;
+  };
+
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    await execa('ssh', [...labSshOptions, '-O', 'exit', sshTarget], { reject: false, timeout: 5000 });
+    if (!qemuExited && qemu.pid) {
+      qemu.kill('SIGTERM');
+      const killed = await Promise.race([qemuExit.then(() => true), sleep(5000).then(() => false)]);
+      if (!killed) { qemu.kill('SIGKILL'); await qemuExit; }
+    }
+    process.off('exit', killOnExit);
+    rmSync(pidFile, { force: true });
+    rmSync(controlPath, { force: true });
+    log('lab stopped');
+  };
+
+  try {
+    // wait for the guest's own "ready" (or "FAILED") on its console
+    const deadline = started + (opts.readyTimeoutMs ?? 180_000);
+    let consoleText = '';
+    for (;;) {
+      consoleText = existsSync(consoleLog) ? readFileSync(consoleLog, 'latin1') : '';
+      if (consoleText.includes(READY_LINE)) break;
+      if (consoleText.includes(FAILED_LINE) || qemuExited || Date.now() > deadline) {
+        const why = qemuExited ? 'qemu exited' : consoleText.includes(FAILED_LINE) ? 'the guest failed' : 'timed out';
+        throw new Error(`lab did not start (${why}); console ${consoleLog}:\n${consoleText.split('\n').slice(-25).join('\n')}\nqemu stderr: ${readFileSync(join(runDir, 'qemu.stderr'), 'utf8')}`);
+      }
+      await sleep(200);
+    }
+    const bootMs = Date.now() - started;
+    const t1 = Date.now();
+    await guestRun(['true'], { timeoutMs: 60_000 });
+    const timings: LabTimings = { bootMs, firstSshMs: Date.now() - t1, guestSteps: guestSteps(consoleText) };
+    log(`lab ready in ${bootMs} ms, first ssh ${timings.firstSshMs} ms, guest steps ${JSON.stringify(timings.guestSteps)}`);
+
+    await saveLibvirtCapabilities(guestRun);
+
+    const bootTables = new Map<string, string>();
+    const tableOf = async (volume: string): Promise<string> => {
+      const saved = bootTables.get(volume);
+      if (saved) return saved;
+      const table = (await guestRun(['dmsetup', 'table', volume])).stdout.trim();
+      if (!/^0 \d+ linear \S+ \d+$/.test(table)) throw new Error(`lab volume ${volume} is not linear: ${table}`);
+      bootTables.set(volume, table);
+      return table;
+    };
+    const loadTable = async (volume: string, table: string): Promise<void> => {
+      await guestRun(['dmsetup', 'load', volume, '--table', table]);
+      await guestRun(['dmsetup', 'resume', volume]);
+    };
+    const runningDomains = async (): Promise<string[]> =>
+      (await guestRun(['virsh', 'list', '--name'])).stdout.split('\n').map((s) => s.trim()).filter(Boolean);
+    const waitForLibvirtd = async (): Promise<void> => {
+      for (let i = 0; i < 50; i++) {
+        if ((await ssh(['virsh', 'version'])).exitCode === 0) return;
+        await sleep(200);
+      }
+      throw new Error('libvirtd did not come back');
+    };
+
+    const lab: Lab = {
+      sshPort,
+      keyFile: files.keyFile,
+      sshTarget,
+      libvirtUri: `qemu+ssh://root@127.0.0.1:${sshPort}/system?keyfile=${files.keyFile}&no_verify=1&no_tty=1`,
+      sshOptions,
+      consoleLog,
+      runDir,
+      tenants,
+      timings,
+      ssh,
+      guestRun,
+      virsh: async (args) => (await guestRun(['virsh', ...args])).stdout,
+      writePattern: async (device, tag, atMiB, countMiB) => {
+        await guestRun(['node', PATTERN_TOOL, 'write', device, tag, String(atMiB), String(countMiB)]);
+      },
+      contentMap: async (device) => JSON.parse((await guestRun(['node', PATTERN_TOOL, 'map', device])).stdout) as ContentMap,
+      checksum: async (device) => {
+        await guestRun(['blockdev', '--flushbufs', device]);
+        const out = (await guestRun(['sha256sum', device])).stdout;
+        const sum = out.split(' ')[0];
+        if (!sum || !/^[0-9a-f]{64}$/.test(sum)) throw new Error(`sha256sum said: ${out}`);
+        return sum;
+      },
+      mdstat: async () => (await guestRun(['cat', '/proc/mdstat'])).stdout,
+      domainState: async (name) => (await guestRun(['virsh', 'domstate', name])).stdout.trim(),
+      swapInErrorTable: async (volume) => {
+        const sectors = (await tableOf(volume)).split(' ')[1] ?? '';
+        await loadTable(volume, `0 ${sectors} error`);
+      },
+      swapInFlakeyTable: async (volume, upSeconds, downSeconds) => {
+        const [, sectors, , dev, offset] = (await tableOf(volume)).split(' ');
+        await loadTable(volume, `0 ${sectors} flakey ${dev} ${offset} ${upSeconds} ${downSeconds}`);
+      },
+      restoreVolumeTable: async (volume) => loadTable(volume, await tableOf(volume)),
+      restartDomainOutsideSanshift: async (name) => {
+        if ((await runningDomains()).includes(name)) await guestRun(['virsh', 'destroy', name]);
+        await guestRun(['virsh', 'start', name]);
+      },
+      restartLibvirtd: async () => {
+        const pid = (await guestRun(['cat', '/run/libvirtd.pid'])).stdout.trim();
+        if (!/^\d+$/.test(pid)) throw new Error(`libvirtd pid file says ${pid}`);
+        await guestRun(['kill', '-TERM', pid]);
+        for (let i = 0; i < 100 && (await ssh(['kill', '-0', pid])).exitCode === 0; i++) await sleep(100);
+        await guestRun(['libvirtd', '-d']);
+        await waitForLibvirtd();
+      },
+      simulateReboot: async (o = {}) => {
+        for (const name of await runningDomains()) await guestRun(['virsh', 'destroy', name]);
+        const mdstat = (await guestRun(['cat', '/proc/mdstat'])).stdout;
+        for (const m of mdstat.matchAll(/^(md\d+) : /gm)) await guestRun(['mdadm', '--stop', `/dev/${m[1]}`]);
+        // a reboot also empties /dev/md of names left by earlier arrays
+        await guestRun(['rm', '-rf', '/dev/md']);
+        await lab.restartLibvirtd();
+        if (o.startTenants) for (const t of tenants) if (t.start !== false) await guestRun(['virsh', 'start', t.name]);
+      },
+      stop,
+    };
+    return lab;
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
