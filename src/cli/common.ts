@@ -1,12 +1,9 @@
 // What every command shares: loading the inventory, opening connections, the state folder.
 import { dirname, join, resolve } from 'node:path';
-import { Connections } from '../engine/connections.js';
+import { Connections, DEFAULT_GUEST_TIMES } from '../engine/connections.js';
 import { loadInventory } from '../inventory/load.js';
 import type { Inventory } from '../inventory/types.js';
-import { AcceleratedClock, wallClock, type Clock } from '../util/clock.js';
-
-/** A rehearsal on simulated hosts runs 600x faster than the wall clock: 10 minutes a second. */
-export const REHEARSAL_SPEEDUP = 600;
+import { VirtualClock, wallClock, type Clock } from '../util/clock.js';
 
 export interface Session {
   inventory: Inventory;
@@ -23,9 +20,12 @@ export function stateDirFor(inventoryFile: string, explicit?: string): string {
 export async function openSession(inventoryFile: string, stateDirOption?: string): Promise<Session> {
   const inventory = await loadInventory(inventoryFile);
   const simulated = Object.values(inventory.hosts).some((h) => h.shell === 'simulated');
-  const clock = simulated ? new AcceleratedClock(REHEARSAL_SPEEDUP) : wallClock;
+  // A rehearsal runs on a virtual clock that starts now: hours of resync pass in seconds,
+  // and the times it reports (downtime, resync) are those of the simulated fleet.
+  const clock = simulated ? new VirtualClock(Date.now()) : wallClock;
   const stateDir = stateDirFor(inventoryFile, stateDirOption);
-  return { inventory, connections: new Connections(inventory, { clock, stateDir }), clock, stateDir };
+  const connections = new Connections(inventory, { clock, stateDir, ...(simulated ? { guestTimes: DEFAULT_GUEST_TIMES } : {}) });
+  return { inventory, connections, clock, stateDir };
 }
 
 export const REHEARSAL_BANNER =

@@ -5,6 +5,8 @@ import yargs, { type Argv } from 'yargs';
 import { describeError, exitCodeOf, ExitCode } from './exit.js';
 import { processIo, type Io } from './io.js';
 import { planCommand, planCommandBuilder, type PlanArgs } from './plan.js';
+import { rollbackCommand, runCommand } from './run.js';
+import { statusCommand } from './status.js';
 
 const inventoryOption = {
   alias: 'i',
@@ -32,7 +34,46 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     .command('plan [vm..]', 'the dry run: per VM, its disks, preflight checks and every step with exact commands and XML', (y: Argv) => planCommandBuilder(y), (a) => {
       handler = run(() => planCommand({ inventory: a.inventory as string, vm: (a.vm as string[]) ?? [], json: a.json as boolean, stateDir: a['state-dir'] as string | undefined } satisfies PlanArgs, io));
     })
-    .demandCommand(1, 'name a command: plan')
+    .command(
+      'run [vm..]',
+      'migrate the VMs (all, or those named): two short restarts each; running it again continues where things stand',
+      (y: Argv) =>
+        y
+          .positional('vm', { type: 'string', array: true, default: [], describe: 'VMs to migrate (default: every VM of the inventory)' })
+          .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'do not ask for confirmation (needed when stdin is not a terminal)' })
+          .example('$0 run -i fleet.yaml', 'migrate every VM of fleet.yaml, after a confirmation')
+          .example('$0 run -i fleet.yaml db1 --yes', 'migrate db1 without asking'),
+      (a) => {
+        handler = run(() => runCommand({ inventory: a.inventory as string, vm: (a.vm as string[]) ?? [], yes: a.yes as boolean, stateDir: a['state-dir'] as string | undefined }, io));
+      },
+    )
+    .command(
+      'rollback <vm>',
+      'return one VM to its old volumes, from any phase before its cutover; after it, only with --reverse',
+      (y: Argv) =>
+        y
+          .positional('vm', { type: 'string', describe: 'the VM to roll back' })
+          .option('reverse', { type: 'boolean', default: false, describe: 'after a completed migration: migrate the VM back to its old volumes (two restarts)' })
+          .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'do not ask for confirmation' })
+          .example('$0 rollback -i fleet.yaml db1', 'db1 back on its old volumes, mirror gone, definition as before')
+          .example('$0 rollback -i fleet.yaml db1 --reverse --yes', 'move a migrated db1 back to its old volumes'),
+      (a) => {
+        handler = run(() => rollbackCommand({ inventory: a.inventory as string, vm: a.vm as string, reverse: a.reverse as boolean, yes: a.yes as boolean, stateDir: a['state-dir'] as string | undefined }, io));
+      },
+    )
+    .command(
+      'status [vm..]',
+      'the phase of every VM: resync progress, speed, ETA, last error',
+      (y: Argv) =>
+        y
+          .positional('vm', { type: 'string', array: true, default: [], describe: 'VMs to show (default: all)' })
+          .option('json', { type: 'boolean', default: false, describe: 'print JSON' })
+          .example('$0 status -i fleet.yaml', 'one line per VM'),
+      (a) => {
+        handler = run(() => statusCommand({ inventory: a.inventory as string, vm: (a.vm as string[]) ?? [], json: a.json as boolean, stateDir: a['state-dir'] as string | undefined }, io));
+      },
+    )
+    .demandCommand(1, 'name a command: plan, run, status or rollback')
     .strict()
     .recommendCommands()
     .help()

@@ -20,6 +20,14 @@ import { errorMessage } from '../util/errors.js';
 /** Size of a simulated volume when the inventory does not give one. */
 export const DEFAULT_SIMULATED_SIZE = 20 * 1024 ** 3;
 
+/** How long a simulated guest takes to power off and to boot, on the engine's clock. */
+export interface SimulatedGuestTimes {
+  shutdownMs: number;
+  bootMs: number;
+}
+
+export const DEFAULT_GUEST_TIMES: SimulatedGuestTimes = { shutdownMs: 20_000, bootMs: 30_000 };
+
 export interface ConnectionOptions {
   clock: Clock;
   /** folder for ssh control sockets */
@@ -28,6 +36,8 @@ export interface ConnectionOptions {
   pool?: HypervisorPool;
   /** simulated hosts made by an earlier Connections (tests: an engine restart keeps md state) */
   simulated?: Map<string, SimulatedHost>;
+  /** guest power-off and boot times on simulated hosts (default: none, for tests) */
+  guestTimes?: SimulatedGuestTimes;
 }
 
 export class Connections implements PlanPorts {
@@ -50,11 +60,10 @@ export class Connections implements PlanPorts {
   }
 
   hypervisor(host: HostSpec): Hypervisor {
-    const hv = this.pool.get(host.name, host.uri);
-    if (host.shell !== 'simulated') return hv;
     let w = this.wrapped.get(host.name);
     if (w === undefined) {
-      w = new MirrorOpenTracker(hv, () => this.simulated.get(host.name));
+      const hv = tracked(this.pool.get(host.name, host.uri), this.options.clock);
+      w = host.shell !== 'simulated' ? hv : new MirrorOpenTracker(hv, () => this.simulated.get(host.name), this.options.clock, this.options.guestTimes ?? { shutdownMs: 0, bootMs: 0 });
       this.wrapped.set(host.name, w);
     }
     return w;
@@ -88,6 +97,11 @@ export class Connections implements PlanPorts {
     }
     this.runners.set(host.name, runner);
     return runner;
+  }
+
+  /** The runner as the engine uses it: its I/O tracked by the clock. */
+  async trackedRunner(host: HostSpec): Promise<CommandRunner> {
+    return tracked(await this.runnerOrThrow(host), this.options.clock);
   }
 
   private async simulatedHost(host: HostSpec): Promise<SimulatedHost> {
@@ -132,11 +146,14 @@ export async function simulatedVolumes(inv: Inventory, host: HostSpec, hv: Hyper
 }
 
 /** Tells the simulated host when a running domain holds its mirrors open, as the kernel would
- * (a held md device refuses `mdadm --stop`). */
+ * (a held md device refuses `mdadm --stop`), and gives simulated guests their power-off and
+ * boot times on the engine's clock. */
 class MirrorOpenTracker implements Hypervisor {
   constructor(
     private readonly inner: Hypervisor,
     private readonly sim: () => SimulatedHost | undefined,
+    private readonly clock: Clock,
+    private readonly times: SimulatedGuestTimes,
   ) {}
   get host(): string {
     return this.inner.host;
@@ -170,7 +187,11 @@ class MirrorOpenTracker implements Hypervisor {
     if (st?.id === null) await this.setOpen(xml, 0);
   }
   shutdown(name: string): Promise<void> {
-    return this.closing(name, () => this.inner.shutdown(name));
+    // The guest powers off a while after the request, as a real one does.
+    return this.closing(name, async () => {
+      await this.clock.sleep(this.times.shutdownMs);
+      await this.inner.shutdown(name);
+    });
   }
   destroy(name: string): Promise<void> {
     return this.closing(name, () => this.inner.destroy(name));
@@ -179,14 +200,30 @@ class MirrorOpenTracker implements Hypervisor {
     return this.inner.define(xml);
   }
   async start(name: string): Promise<void> {
+    await this.clock.sleep(this.times.bootMs);
     await this.inner.start(name);
     await this.setOpen(await this.inner.liveXml(name), 1);
   }
   async startWithLiveXml(xml: string): Promise<void> {
+    await this.clock.sleep(this.times.bootMs);
     await this.inner.startWithLiveXml(xml);
     await this.setOpen(xml, 1);
   }
   close(): Promise<void> {
     return this.inner.close();
   }
+}
+
+/** The same object, with every promise it returns tracked by the clock (see VirtualClock). */
+function tracked<T extends object>(target: T, clock: Clock): T {
+  return new Proxy(target, {
+    get(obj, key, receiver) {
+      const value = Reflect.get(obj, key, receiver) as unknown;
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        const out = (value as (...a: unknown[]) => unknown).apply(obj, args);
+        return out instanceof Promise ? clock.track(out) : out;
+      };
+    },
+  });
 }

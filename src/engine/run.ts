@@ -111,7 +111,7 @@ export async function runFleet(o: FleetRunOptions): Promise<RunSummary> {
 async function runOne(o: FleetRunOptions, vm: VmPlan, journal: Journal, history: JournalRecord[], pollers: Map<string, HostPoller>): Promise<VmOutcome> {
   const host = o.inventory.hosts[vm.host]!;
   try {
-    const runner = await o.connections.runnerOrThrow(host);
+    const runner = await o.connections.trackedRunner(host);
     let poller = pollers.get(vm.host);
     if (poller === undefined) {
       poller = new HostPoller(runner);

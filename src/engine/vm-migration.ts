@@ -1,9 +1,9 @@
 // Drives one VM to its goal (new volumes, or back to old ones): observe, decide, act, repeat.
 // Each action writes its intent to the journal before touching anything and its result after
 // (I4), so a new process picks up from the journal and what it observes.
-import { listDisks, readMigrationMetadata, removeMigrationMetadata } from '../domain/index.js';
+import { listDisks, removeMigrationMetadata } from '../domain/index.js';
 import { gatherBlockDeviceFacts, newVolumeProblems } from '../host/blockdev.js';
-import { addLeg, buildMirror, judgeMirrorIdentity, pollMirrors, readMdstat, resolvePaths, setResyncSpeedMax, stopMirror } from '../host/md.js';
+import { addLeg, buildMirror, judgeMirrorIdentity, readMdstat, resolvePaths, setResyncSpeedMax, stopMirror } from '../host/md.js';
 import type { MirrorState } from '../host/mirrorstate.js';
 import type { CommandRunner } from '../host/runner.js';
 import type { Hypervisor } from '../hypervisor/port.js';
@@ -16,7 +16,7 @@ import { ActionKind, decideMigration, decideRollback, type Action } from './deci
 import type { EventSink } from './events.js';
 import { factsOf, type MigrationFacts } from './facts.js';
 import type { Journal, JournalRecord } from './journal.js';
-import { placementOf, type MirrorView, type Observation } from './observation.js';
+import { observeVm, placementOf, type Observation } from './observation.js';
 
 export interface VmContext {
   vm: string;
@@ -70,42 +70,9 @@ export class VmMigration {
   // ---- observation ------------------------------------------------------------------------
 
   async observe(): Promise<Observation> {
-    const { hv, vm, disks, runner } = this.ctx;
-    const st = await hv.lookup(vm);
-    if (st === null) throw new StepFailure(`domain ${vm} no longer exists on host ${this.ctx.host}`, false);
-    const persistentXml = await hv.inactiveXml(vm);
-    const running = st.id !== null;
-    const liveXml = running ? await hv.liveXml(vm) : null;
-    const sources = (xml: string) => new Map(listDisks(xml).filter((d) => d.source !== null).map((d) => [d.target, d.source!]));
-
-    const paths = disks.flatMap((d) => [d.mirror, d.old, d.new]);
-    const resolved = await resolvePaths(runner, paths);
-    const mdstat = await readMdstat(runner);
-    const identities = disks.map((d, i) => judgeMirrorIdentity(d.mirror, { md: resolved[3 * i]!, old: resolved[3 * i + 1]!, new: resolved[3 * i + 2]! }, mdstat));
-    const toPoll = identities.flatMap((id) => (id.ours && id.name.state === 'active' ? [{ kernelName: id.name.kernelName, memberKnames: [id.oldKname, id.newKname].filter((k): k is string => k !== null) }] : []));
-    const states = toPoll.length === 0 ? [] : await pollMirrors(runner, toPoll);
-    const mirrors: MirrorView[] = disks.map((d, i) => {
-      const id = identities[i]!;
-      const kernelName = id.name.state === 'active' ? id.name.kernelName : null;
-      return {
-        target: d.target,
-        exists: id.name.state === 'active',
-        ours: id.ours,
-        hasNew: id.hasNew,
-        reason: id.reason,
-        kernelName,
-        state: id.ours ? (states.find((s) => s.kernelName === kernelName) ?? null) : null,
-      };
-    });
-    return {
-      state: st.state,
-      id: st.id,
-      running,
-      live: liveXml === null ? null : placementOf(sources(liveXml), disks),
-      persistent: placementOf(sources(persistentXml), disks),
-      recorded: readMigrationMetadata(persistentXml) !== null,
-      mirrors,
-    };
+    const obs = await observeVm(this.ctx);
+    if (obs === null) throw new StepFailure(`domain ${this.ctx.vm} no longer exists on host ${this.ctx.host}`, false);
+    return obs;
   }
 
   // ---- the loop ---------------------------------------------------------------------------
@@ -346,16 +313,19 @@ export class VmMigration {
   private async waitForResync(obs: Observation): Promise<void> {
     const { hv, vm, clock, policy } = this.ctx;
     const mirrors = obs.mirrors.filter((m) => m.kernelName !== null).map((m) => ({ kernelName: m.kernelName!, memberKnames: (m.state?.members ?? []).map((l) => l.kname) }));
-    const totalBytes = obs.mirrors.reduce((s, m) => s + ((m.state?.progress?.totalSectors ?? 0) * 512), 0);
+    // An array in sync shows no progress line: remember each one's size to count it as copied.
+    const sizes = new Map<string, number>();
+    for (const m of obs.mirrors) if (m.kernelName !== null && m.state?.progress != null) sizes.set(m.kernelName, m.state.progress.totalSectors * 512);
     for (;;) {
       await clock.sleep(policy.pollIntervalMs);
       const st = await hv.lookup(vm);
       if (st === null || st.id !== obs.id) return;
       const states = await this.ctx.poll(mirrors);
       if (states.every((s) => s.inSync) || states.some((s) => !s.present || s.failedLeg !== null)) return;
-      const done = states.reduce((s, x) => s + (x.progress?.doneSectors ?? x.progress?.totalSectors ?? 0) * 512, 0);
-      const total = states.reduce((s, x) => s + (x.progress?.totalSectors ?? 0) * 512, 0) || totalBytes;
-      const speed = states.reduce((s, x) => s + (x.progress?.speedKiBs ?? 0), 0);
+      for (const s of states) if (s.progress !== null) sizes.set(s.kernelName, s.progress.totalSectors * 512);
+      const total = [...sizes.values()].reduce((a, b) => a + b, 0);
+      const done = states.reduce((sum, s) => sum + (s.inSync ? (sizes.get(s.kernelName) ?? 0) : (s.progress?.doneSectors ?? 0) * 512), 0);
+      const speed = states.reduce((sum, s) => sum + (s.inSync ? 0 : (s.progress?.speedKiBs ?? 0)), 0);
       this.ctx.emit({
         kind: 'progress',
         at: clock.now(),

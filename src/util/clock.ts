@@ -4,11 +4,14 @@
 export interface Clock {
   now(): number;
   sleep(ms: number): Promise<void>;
+  /** Marks I/O in flight: a virtual clock does not move while any is pending. */
+  track<T>(work: Promise<T>): Promise<T>;
 }
 
 export const wallClock: Clock = {
   now: () => Date.now(),
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  track: (work) => work,
 };
 
 /** A discrete-event clock for tests and simulations: a sleep resolves when virtual time reaches
@@ -18,6 +21,7 @@ export class VirtualClock implements Clock {
   private timers: { at: number; seq: number; resolve: () => void }[] = [];
   private seq = 0;
   private pumping = false;
+  private inFlight = 0;
 
   constructor(private t = 0) {}
 
@@ -36,13 +40,31 @@ export class VirtualClock implements Clock {
     this.t += ms;
   }
 
+  /** For tests that kill an engine in mid-call: its frozen calls no longer hold time still. */
+  forgetInFlight(): void {
+    this.inFlight = 0;
+  }
+
+  track<T>(work: Promise<T>): Promise<T> {
+    this.inFlight++;
+    return work.finally(() => {
+      this.inFlight = Math.max(0, this.inFlight - 1);
+    });
+  }
+
   private pump(): void {
     if (this.pumping) return;
     this.pumping = true;
     void (async () => {
       while (this.timers.length > 0) {
-        // Let every task that can still run do so, and register its own sleep, first.
-        for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+        // Let every task that can still run do so, and register its own sleep, first; I/O in
+        // flight (libvirt's worker threads) holds time still until it completes, or until it
+        // has hung for a second of real time (a test that froze a call on purpose).
+        const since = Date.now();
+        for (let quiet = 0; quiet < 10 && Date.now() - since < 1000; ) {
+          await new Promise((r) => setImmediate(r));
+          quiet = this.inFlight > 0 ? 0 : quiet + 1;
+        }
         this.timers.sort((a, b) => a.at - b.at || a.seq - b.seq);
         const next = this.timers[0]!;
         this.t = Math.max(this.t, next.at);
@@ -65,5 +87,8 @@ export class AcceleratedClock implements Clock {
   }
   sleep(ms: number): Promise<void> {
     return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms / this.factor)));
+  }
+  track<T>(work: Promise<T>): Promise<T> {
+    return work;
   }
 }

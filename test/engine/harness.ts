@@ -155,6 +155,7 @@ export async function recoverFromCrash(fleet: Fleet): Promise<void> {
   const { rmSync } = await import('node:fs');
   rmSync(join(fleet.stateDir, 'locks'), { recursive: true, force: true });
   fleet.hvWrapper = undefined;
+  fleet.clock.forgetInFlight();
   const sim = await fleet.sim();
   delete (sim as unknown as Record<string, unknown>).run;
   fleet.restart();

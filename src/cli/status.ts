@@ -1,0 +1,46 @@
+// `sanshift status`: the phase of every VM of the inventory, computed from the journals and
+// from what the hosts show now.
+import { historyReader } from '../engine/run.js';
+import { readAllJournals } from '../engine/journal.js';
+import { observeFleet, type VmStatus } from '../engine/status.js';
+import { planFleet } from '../plan/fleet-plan.js';
+import { formatDuration, formatSpeed } from '../report/event-lines.js';
+import { openSession } from './common.js';
+import { ExitCode } from './exit.js';
+import type { Io } from './io.js';
+
+export interface StatusArgs {
+  inventory: string;
+  vm: string[];
+  json: boolean;
+  stateDir?: string;
+}
+
+export function renderStatusTable(rows: readonly VmStatus[]): string {
+  const head = ['VM', 'HOST', 'PHASE', 'RESYNC', 'SPEED', 'ETA', 'LAST ERROR'];
+  const body = rows.map((r) => [
+    r.vm,
+    r.host,
+    r.phase,
+    r.percent === null ? '-' : `${r.percent.toFixed(1)}%`,
+    formatSpeed(r.speedKiBs),
+    r.etaSeconds === null ? '-' : formatDuration(r.etaSeconds * 1000),
+    r.lastError ?? '',
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  return `${[line(head), ...body.map(line)].join('\n')}\n`;
+}
+
+export async function statusCommand(args: StatusArgs, io: Io): Promise<number> {
+  const session = await openSession(args.inventory, args.stateDir);
+  try {
+    const now = session.clock.now();
+    const outcome = await planFleet(session.inventory, session.connections, { vms: args.vm, runId: 'status', now: new Date(now), history: historyReader(session.stateDir) });
+    const rows = await observeFleet(session.inventory, session.connections, outcome.plan.vms.filter((v) => v.steps.length > 0 || v.done === true), readAllJournals(session.stateDir));
+    io.out(args.json ? `${JSON.stringify({ vms: rows }, null, 2)}\n` : renderStatusTable(rows));
+    return rows.some((r) => r.phase === 'failed' || r.phase === 'unknown') ? ExitCode.failed : ExitCode.ok;
+  } finally {
+    await session.connections.close();
+  }
+}

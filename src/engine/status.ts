@@ -1,0 +1,81 @@
+// The status of each VM, computed from the journal's facts and from what is observed now;
+// never stored. Pure apart from `observeFleet`, which reads the hosts.
+import type { Inventory } from '../inventory/types.js';
+import type { VmPlan } from '../plan/types.js';
+import { errorMessage } from '../util/errors.js';
+import type { Connections } from './connections.js';
+import { factsOf, type MigrationFacts } from './facts.js';
+import type { JournalRecord } from './journal.js';
+import { observeVm, Placement, type Observation } from './observation.js';
+
+export const VmPhase = {
+  notStarted: 'not started',
+  t1: 'T1: moving onto its mirrors',
+  resyncing: 'resyncing',
+  inSync: 'in sync, cutover next',
+  t2: 'T2: moving onto its new volumes',
+  done: 'done',
+  failed: 'failed',
+  rolledBack: 'rolled back',
+  unknown: 'unknown',
+} as const;
+export type VmPhase = (typeof VmPhase)[keyof typeof VmPhase];
+
+export interface VmStatus {
+  vm: string;
+  host: string;
+  phase: VmPhase;
+  /** resync across the VM's mirrors, when one runs */
+  percent: number | null;
+  speedKiBs: number | null;
+  etaSeconds: number | null;
+  /** the last failure, or why the host could not be read */
+  lastError: string | null;
+}
+
+/** Pure: the phase of a VM from its observation (null: the domain is gone) and facts. */
+export function phaseOf(obs: Observation | null, facts: MigrationFacts): Pick<VmStatus, 'phase' | 'percent' | 'speedKiBs' | 'etaSeconds'> {
+  const none = { percent: null, speedKiBs: null, etaSeconds: null };
+  if (obs === null) return { phase: VmPhase.unknown, ...none };
+  const ours = obs.mirrors.filter((m) => m.ours);
+  if (obs.persistent === Placement.new && ours.length === 0 && obs.live !== Placement.mirror) {
+    if (facts.outcome === 'done' || (obs.running && facts.healthPassed)) return { phase: VmPhase.done, ...none };
+    return { phase: facts.originalXml === null ? VmPhase.done : VmPhase.t2, ...none };
+  }
+  if (ours.length > 0) {
+    if (obs.running && obs.live === Placement.mirror) {
+      if (ours.every((m) => m.state?.inSync === true)) return { phase: VmPhase.inSync, percent: 100, speedKiBs: null, etaSeconds: 0 };
+      const done = ours.reduce((s, m) => s + (m.state?.inSync === true ? (m.state.progress?.totalSectors ?? 0) : (m.state?.progress?.doneSectors ?? 0)), 0);
+      const total = ours.reduce((s, m) => s + (m.state?.progress?.totalSectors ?? 0), 0);
+      const speed = ours.reduce((s, m) => s + (m.state?.progress?.speedKiBs ?? 0), 0);
+      const percent = total === 0 ? 0 : Math.round((done / total) * 1000) / 10;
+      return { phase: VmPhase.resyncing, percent, speedKiBs: speed || null, etaSeconds: speed === 0 ? null : Math.round(((total - done) * 512) / 1024 / speed) };
+    }
+    return { phase: facts.shutDownForCutover ? VmPhase.t2 : VmPhase.t1, ...none };
+  }
+  if (facts.outcome === 'failed') return { phase: VmPhase.failed, ...none };
+  if (facts.outcome === 'rolled-back') return { phase: VmPhase.rolledBack, ...none };
+  if (obs.recorded) return { phase: VmPhase.t1, ...none };
+  return { phase: facts.originalXml === null ? VmPhase.notStarted : VmPhase.t1, ...none };
+}
+
+/** Reads every planned VM's state on its host; one failure does not hide the others. */
+export async function observeFleet(inv: Inventory, connections: Connections, plans: readonly VmPlan[], records: readonly JournalRecord[]): Promise<VmStatus[]> {
+  const out: VmStatus[] = [];
+  for (const p of plans) {
+    const facts = factsOf(records, p.name);
+    const host = inv.hosts[p.host]!;
+    if (p.done === true) {
+      out.push({ vm: p.name, host: p.host, phase: VmPhase.done, percent: null, speedKiBs: null, etaSeconds: null, lastError: null });
+      continue;
+    }
+    try {
+      const runner = await connections.runnerOrThrow(host);
+      const obs = await observeVm({ hv: connections.hypervisor(host), runner, vm: p.name, disks: p.disks });
+      out.push({ vm: p.name, host: p.host, ...phaseOf(obs, facts), lastError: facts.lastFailure });
+    } catch (err) {
+      out.push({ vm: p.name, host: p.host, phase: VmPhase.unknown, percent: null, speedKiBs: null, etaSeconds: null, lastError: errorMessage(err) });
+    }
+  }
+  return out;
+}
