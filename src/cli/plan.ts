@@ -5,6 +5,7 @@ import { planFleet } from '../plan/fleet-plan.js';
 import { renderPlanJson, renderPlanText } from '../report/plan-view.js';
 import { InputError } from '../util/errors.js';
 import { openSession, REHEARSAL_BANNER } from './common.js';
+import { arg, type CliCommand } from './command.js';
 import { ExitCode } from './exit.js';
 import type { Io } from './io.js';
 
@@ -15,13 +16,17 @@ export interface PlanArgs {
   stateDir?: string;
 }
 
-export function planCommandBuilder(y: Argv): Argv<PlanArgs> {
-  return y
-    .positional('vm', { type: 'string', array: true, default: [], describe: 'VMs to plan (default: every VM of the inventory)' })
-    .option('json', { type: 'boolean', default: false, describe: 'print the plan as JSON (docs/plan-json.md)' })
-    .example('$0 plan -i fleet.yaml', 'plan every VM of fleet.yaml')
-    .example('$0 plan -i fleet.yaml db1 web1 --json', 'the plan of two VMs, as JSON') as unknown as Argv<PlanArgs>;
-}
+export const planCli: CliCommand = {
+  command: 'plan [vm..]',
+  describe: 'the dry run: per VM, its disks, preflight checks and every step with exact commands and XML',
+  builder: (y: Argv) =>
+    y
+      .positional('vm', { type: 'string', array: true, default: [], describe: 'VMs to plan (default: every VM of the inventory)' })
+      .option('json', { type: 'boolean', default: false, describe: 'print the plan as JSON (docs/plan-json.md)' })
+      .example('$0 plan -i fleet.yaml', 'plan every VM of fleet.yaml')
+      .example('$0 plan -i fleet.yaml db1 web1 --json', 'the plan of two VMs, as JSON'),
+  run: (a, io) => planCommand({ inventory: arg.string(a, 'inventory'), vm: arg.strings(a, 'vm'), json: arg.flag(a, 'json'), stateDir: arg.optString(a, 'state-dir') }, io),
+};
 
 export async function planCommand(args: PlanArgs, io: Io): Promise<number> {
   const session = await openSession(args.inventory, args.stateDir);

@@ -6,6 +6,8 @@ import { planFleet } from '../plan/fleet-plan.js';
 import { timestampedLine } from '../report/event-lines.js';
 import { InputError, InputErrorCode } from '../util/errors.js';
 import { openSession, REHEARSAL_BANNER, type Session } from './common.js';
+import type { Argv } from 'yargs';
+import { arg, type CliCommand } from './command.js';
 import { ExitCode } from './exit.js';
 import type { Io } from './io.js';
 
@@ -85,3 +87,28 @@ export async function rollbackCommand(args: RollbackArgs, io: Io): Promise<numbe
   }
 }
 
+
+export const runCli: CliCommand = {
+  command: 'run [vm..]',
+  describe: 'migrate the VMs (all, or those named): two short restarts each; running it again continues where things stand',
+  builder: (y: Argv) =>
+    y
+      .positional('vm', { type: 'string', array: true, default: [], describe: 'VMs to migrate (default: every VM of the inventory)' })
+      .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'do not ask for confirmation (needed when stdin is not a terminal)' })
+      .example('$0 run -i fleet.yaml', 'migrate every VM of fleet.yaml, after a confirmation')
+      .example('$0 run -i fleet.yaml db1 --yes', 'migrate db1 without asking'),
+  run: (a, io) => runCommand({ inventory: arg.string(a, 'inventory'), vm: arg.strings(a, 'vm'), yes: arg.flag(a, 'yes'), stateDir: arg.optString(a, 'state-dir') }, io),
+};
+
+export const rollbackCli: CliCommand = {
+  command: 'rollback <vm>',
+  describe: 'return one VM to its old volumes, from any phase before its cutover; after it, only with --reverse',
+  builder: (y: Argv) =>
+    y
+      .positional('vm', { type: 'string', describe: 'the VM to roll back' })
+      .option('reverse', { type: 'boolean', default: false, describe: 'after a completed migration: migrate the VM back to its old volumes (two restarts)' })
+      .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'do not ask for confirmation' })
+      .example('$0 rollback -i fleet.yaml db1', 'db1 back on its old volumes, mirror gone, definition as before')
+      .example('$0 rollback -i fleet.yaml db1 --reverse --yes', 'move a migrated db1 back to its old volumes'),
+  run: (a, io) => rollbackCommand({ inventory: arg.string(a, 'inventory'), vm: arg.string(a, 'vm'), reverse: arg.flag(a, 'reverse'), yes: arg.flag(a, 'yes'), stateDir: arg.optString(a, 'state-dir') }, io),
+};

@@ -6,6 +6,8 @@ import { observeFleet, type VmStatus } from '../engine/status.js';
 import { planFleet } from '../plan/fleet-plan.js';
 import { formatDuration, formatSpeed } from '../report/event-lines.js';
 import { openSession } from './common.js';
+import type { Argv } from 'yargs';
+import { arg, type CliCommand } from './command.js';
 import { ExitCode } from './exit.js';
 import type { Io } from './io.js';
 
@@ -44,3 +46,14 @@ export async function statusCommand(args: StatusArgs, io: Io): Promise<number> {
     await session.connections.close();
   }
 }
+
+export const statusCli: CliCommand = {
+  command: 'status [vm..]',
+  describe: 'the phase of every VM: resync progress, speed, ETA, last error',
+  builder: (y: Argv) =>
+    y
+      .positional('vm', { type: 'string', array: true, default: [], describe: 'VMs to show (default: all)' })
+      .option('json', { type: 'boolean', default: false, describe: 'print JSON' })
+      .example('$0 status -i fleet.yaml', 'one line per VM'),
+  run: (a, io) => statusCommand({ inventory: arg.string(a, 'inventory'), vm: arg.strings(a, 'vm'), json: arg.flag(a, 'json'), stateDir: arg.optString(a, 'state-dir') }, io),
+};

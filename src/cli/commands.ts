@@ -1,0 +1,7 @@
+// Every command of the sanshift CLI, in the order `--help` lists them.
+import type { CliCommand } from './command.js';
+import { planCli } from './plan.js';
+import { rollbackCli, runCli } from './run.js';
+import { statusCli } from './status.js';
+
+export const commands: readonly CliCommand[] = [planCli, runCli, statusCli, rollbackCli];
