@@ -13,6 +13,8 @@ import { HostPoller } from './host-poller.js';
 import { Journal, readAllJournals, type JournalRecord } from './journal.js';
 import { claimVm, releaseVm } from './lock.js';
 import { VmMigration, type VmOutcome } from './vm-migration.js';
+import { Coordinator, fleetVmsOf } from './coordinator.js';
+import { observeVm } from './observation.js';
 
 export const RunMode = {
   migrate: 'migrate',
@@ -76,24 +78,13 @@ export async function runFleet(o: FleetRunOptions): Promise<RunSummary> {
   o.emit({ kind: 'run-started', at: o.clock.now(), run: o.runId, vms: claimed.map((v) => v.name), rehearsal });
 
   const pollers = new Map<string, HostPoller>();
-  const global = new PQueue({ concurrency: Math.max(1, o.inventory.limits.global) });
-  const perHost = new Map<string, PQueue>();
   const results: VmResult[] = [];
   try {
+    const coordinator = o.mode === RunMode.migrate ? await coordinatorFor(o, claimed) : undefined;
     await Promise.all(
-      claimed.map((vm) => {
-        let hostQueue = perHost.get(vm.host);
-        if (hostQueue === undefined) {
-          hostQueue = new PQueue({ concurrency: Math.max(1, o.inventory.limits.mirrorsPerHost) });
-          perHost.set(vm.host, hostQueue);
-        }
-        const hq = hostQueue;
-        return global.add(() =>
-          hq.add(async () => {
-            const outcome = await runOne(o, vm, journal, history, pollers);
-            results.push({ vm: vm.name, host: vm.host, outcome });
-          }),
-        );
+      claimed.map(async (vm) => {
+        const outcome = await runOne(o, vm, journal, history, pollers, coordinator);
+        results.push({ vm: vm.name, host: vm.host, outcome });
       }),
     );
   } finally {
@@ -108,7 +99,38 @@ export async function runFleet(o: FleetRunOptions): Promise<RunSummary> {
   return { run: o.runId, journal: journal.path, results, ok: results.every((r) => r.outcome.outcome !== 'failed') };
 }
 
-async function runOne(o: FleetRunOptions, vm: VmPlan, journal: Journal, history: JournalRecord[], pollers: Map<string, HostPoller>): Promise<VmOutcome> {
+/** VMs that have not begun their migration go through the fleet scheduler; VMs found mid-way
+ * (an interrupted run) continue on their own, since their first window is behind them. */
+async function coordinatorFor(o: FleetRunOptions, vms: readonly VmPlan[]): Promise<Coordinator | undefined> {
+  const fresh: VmPlan[] = [];
+  for (const vm of vms) {
+    const host = o.inventory.hosts[vm.host]!;
+    try {
+      const obs = await observeVm({ hv: o.connections.hypervisor(host), runner: await o.connections.trackedRunner(host), vm: vm.name, disks: vm.disks });
+      if (obs !== null && obs.persistent === 'old' && !obs.recorded && obs.mirrors.every((m) => !m.ours) && obs.live !== 'mirror') fresh.push(vm);
+    } catch {
+      // an unreadable VM fails in its own loop, with the reason
+    }
+  }
+  if (fresh.length === 0) return undefined;
+  const specs = new Map(o.inventory.vms.map((v) => [v.name, v]));
+  const mirrorOf = new Map(vms.flatMap((v) => v.disks.map((d) => [`${v.name}/${d.target}`, d.mirror] as const)));
+  const speedQueue = new PQueue({ concurrency: 1 });
+  return new Coordinator(
+    fleetVmsOf(fresh, (n) => specs.get(n)?.dependsOn ?? [], (n) => specs.get(n)?.antiAffinity ?? []),
+    o.inventory.limits,
+    {
+      ...(o.inventory.policy.resyncSpeedMaxKiB === undefined ? {} : { resyncSpeedMaxKiB: o.inventory.policy.resyncSpeedMaxKiB }),
+      // speed changes of one host go one at a time, in the order the scheduler decided them
+      runnerOf: (host) => speedQueue.add(() => o.connections.trackedRunner(o.inventory.hosts[host]!)),
+      mirrorOf: (vm, target) => mirrorOf.get(`${vm}/${target}`)!,
+      emit: o.emit,
+      now: () => o.clock.now(),
+    },
+  );
+}
+
+async function runOne(o: FleetRunOptions, vm: VmPlan, journal: Journal, history: JournalRecord[], pollers: Map<string, HostPoller>, coordinator: Coordinator | undefined): Promise<VmOutcome> {
   const host = o.inventory.hosts[vm.host]!;
   try {
     const runner = await o.connections.trackedRunner(host);
@@ -131,6 +153,7 @@ async function runOne(o: FleetRunOptions, vm: VmPlan, journal: Journal, history:
       runId: o.runId,
       emit: o.emit,
       poll: (m) => p.poll(m),
+      ...(coordinator?.has(vm.name) === true ? { coordination: coordinator.for(vm.name), speedManagedElsewhere: coordinator.ownsResyncSpeed } : {}),
     });
     return o.mode === RunMode.rollback ? await migration.rollback() : await migration.migrate();
   } catch (err) {

@@ -13,6 +13,7 @@ import type { DiskPlan } from '../plan/types.js';
 import type { Clock } from '../util/clock.js';
 import { ActionError, errorMessage } from '../util/errors.js';
 import { ActionKind, decideMigration, decideRollback, type Action } from './decide.js';
+import type { VmCoordination, VmSignal, GateKind } from './coordinator.js';
 import type { EventSink } from './events.js';
 import { factsOf, type MigrationFacts } from './facts.js';
 import type { Journal, JournalRecord } from './journal.js';
@@ -31,6 +32,10 @@ export interface VmContext {
   policy: Policy;
   runId: string;
   emit: EventSink;
+  /** bundle windows and the fleet scheduler's gates; absent: the VM goes on its own */
+  coordination?: VmCoordination;
+  /** the coordinator sets md's resync speed (bandwidth limits): no per-policy cap here */
+  speedManagedElsewhere?: boolean;
   /** the poller shared by every VM of this host (one poll per host per interval) */
   poll: (mirrors: { kernelName: string; memberKnames: string[] }[]) => Promise<MirrorState[]>;
 }
@@ -81,7 +86,9 @@ export class VmMigration {
   async migrate(): Promise<VmOutcome> {
     try {
       await this.ensureOriginalRecorded();
-      const result = await this.converge((obs, facts) => decideMigration(obs, facts, this.ctx.policy.resyncSpeedMaxKiB === undefined ? {} : { resyncSpeedMaxKiB: this.ctx.policy.resyncSpeedMaxKiB }));
+      const cap = this.ctx.speedManagedElsewhere === true ? undefined : this.ctx.policy.resyncSpeedMaxKiB;
+      const result = await this.converge((obs, facts) => decideMigration(obs, facts, cap === undefined ? {} : { resyncSpeedMaxKiB: cap }));
+      this.signal({ kind: 'finished', ok: true });
       return result;
     } catch (err) {
       const reason = errorMessage(err);
@@ -95,11 +102,13 @@ export class VmMigration {
         } catch (rollbackErr) {
           const both = `${reason}; going back to the old volumes failed too: ${errorMessage(rollbackErr)}`;
           this.finish({ outcome: 'failed', reason: both });
+          this.signal({ kind: 'finished', ok: false, reason: both });
           return { outcome: 'failed', reason: both };
         }
       }
       const failed = { outcome: 'failed' as const, reason: rollback ? `${reason} (the VM is back on its old volumes)` : reason };
       this.finish(failed);
+      this.signal({ kind: 'finished', ok: false, reason });
       return failed;
     }
   }
@@ -155,6 +164,14 @@ export class VmMigration {
     return this.defs;
   }
 
+  private signal(s: VmSignal): void {
+    this.ctx.coordination?.signal(s);
+  }
+
+  private async gate(kind: GateKind): Promise<void> {
+    await this.ctx.coordination?.gate(kind);
+  }
+
   private disk(target: string): DiskPlan {
     return this.ctx.disks.find((d) => d.target === target)!;
   }
@@ -188,11 +205,18 @@ export class VmMigration {
     const { hv, vm, runner } = this.ctx;
     switch (action.kind) {
       case ActionKind.shutdownForMirror:
+        await this.gate('t1-shutdown');
         await this.step('shutdown-vm', `graceful shutdown of ${vm} (T1)`, () => this.shutdown('T1'), { phase: 'T1' });
+        this.signal({ kind: 'down-t1' });
         return;
       case ActionKind.shutdownForCutover:
+        this.signal({ kind: 'synced', targets: this.ctx.disks.map((d) => d.target) });
+        await this.gate('t2-shutdown');
+        // Re-observe after the wait: I3 must hold at the moment of the cutover, not before it.
+        if (!(await this.stillReadyForCutover(action.id))) return;
         await this.step('check-cutover', `I3 holds for ${vm}: same domain id ${action.id}, live on its mirrors, every mirror in sync`, async () => ({ id: action.id }));
         await this.step('shutdown-vm', `graceful shutdown of ${vm} (T2)`, () => this.shutdown('T2'), { phase: 'T2' });
+        this.signal({ kind: 'down-t2' });
         return;
       case ActionKind.shutdownForRollback:
         await this.step('shutdown-vm', `graceful shutdown of ${vm} (rollback)`, () => this.shutdown('rollback'), { phase: 'rollback' });
@@ -214,6 +238,7 @@ export class VmMigration {
           await this.recheckNewVolume(d);
           await addLeg(runner, d.mirror, d.new);
         }, {}, d.target);
+        this.signal({ kind: 'resync-started', target: d.target });
         return;
       }
       case ActionKind.capResyncSpeed: {
@@ -225,6 +250,8 @@ export class VmMigration {
         await this.step('record-migration', `record the migration in ${vm}'s persistent definition (on OLD)`, () => hv.define(this.definitions().recorded));
         return;
       case ActionKind.startOnMirror:
+        this.signal({ kind: 'mirror-ready' });
+        await this.gate('t1-start');
         await this.step('start-on-mirror', `start ${vm} on its mirrors (one-off live definition)`, async () => {
           await hv.startWithLiveXml(this.definitions().onMirror);
           const st = await hv.lookup(vm);
@@ -232,14 +259,18 @@ export class VmMigration {
           return { id: st.id };
         });
         this.markUp();
+        this.signal({ kind: 'up-t1' });
         return;
       case ActionKind.adoptStart:
         await this.step('adopt-start', `${vm} runs on its mirrors (started before an interruption); watching it`, async () => ({ id: action.id }));
         return;
       case ActionKind.waitForResync:
+        // a VM that was off before its migration never starts on its mirrors: its window ends here
+        this.signal({ kind: 'up-t1' });
         await this.waitForResync(obs);
         return;
       case ActionKind.defineOnNew:
+        this.signal({ kind: 'synced', targets: this.ctx.disks.map((d) => d.target) });
         await this.step('define-on-new', `define ${vm} on its new volumes`, () => hv.define(this.definitions().onNew));
         return;
       case ActionKind.stopMirror: {
@@ -251,11 +282,14 @@ export class VmMigration {
         return;
       }
       case ActionKind.startOnNew:
+        this.signal({ kind: 'ready-t2' });
+        await this.gate('t2-start');
         await this.step('start-on-new', `start ${vm} on its new volumes`, () => hv.start(vm));
         this.markUp();
         return;
       case ActionKind.healthGate:
         await this.step('health-gate', `health gate of ${vm}`, () => this.healthGate());
+        this.signal({ kind: 'up-t2' });
         return;
       case ActionKind.defineOriginal:
         await this.step('define-original', `define ${vm} as it was before the migration`, () => hv.define(this.facts().originalXml!));
@@ -267,6 +301,12 @@ export class VmMigration {
       default:
         throw new StepFailure(`unexpected action ${action.kind}`, false);
     }
+  }
+
+  /** After waiting for a T2 window: the VM still runs on its mirrors with the same id, in sync. */
+  private async stillReadyForCutover(id: number): Promise<boolean> {
+    const obs = await this.observe();
+    return obs.running && obs.id === id && obs.live === 'mirror' && obs.mirrors.every((m) => m.ours && m.state?.inSync === true);
   }
 
   /** Graceful shutdown, then the policy on timeout: fail (leave it running) or force off. */

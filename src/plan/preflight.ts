@@ -89,6 +89,7 @@ export async function preflightHost(
       const oldFacts = facts.devices.get(d.old)!;
       const newFacts = facts.devices.get(d.new)!;
       const mdFacts = facts.devices.get(d.mirror)!;
+      if (oldFacts.sizeBytes !== null) d.sizeBytes = oldFacts.sizeBytes;
       const identity = judgeMirrorIdentity(d.mirror, { md: mdFacts.resolved, old: oldFacts.resolved, new: newFacts.resolved }, facts.mdstat);
       checks.push(oldFacts.exists ? pass('old volume', `${d.old} is a block device of ${oldFacts.sizeBytes ?? '?'} bytes`, d.target) : fail('old volume', `${d.old} is not a block device on ${hv.host}`, d.target));
       if (identity.ours) {

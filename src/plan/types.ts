@@ -49,6 +49,8 @@ export interface DiskPlan {
   mirror: string;
   /** storage array of the new volume, when known */
   array?: string;
+  /** size of the old volume in bytes, when preflight could read it */
+  sizeBytes?: number;
 }
 
 export const CheckStatus = {

@@ -1,0 +1,254 @@
+// Fleet coordination: bundles share their down windows, and the rolling scheduler decides when
+// a bundle enters T1 and T2 under the inventory's limits. Each VM's state machine asks the
+// coordinator at its gates (before a shutdown or a start) and tells it what happened.
+//
+// Inside a window: stops go dependents first, starts go dependencies first, each start only
+// once its dependencies are up (T1) or have passed their health gate (T2). VMs found already
+// past T1 when a run starts (a resumed run) continue outside the scheduler: their windows are
+// behind them or already open.
+import { setResyncSpeedMax, resolveMirror } from '../host/md.js';
+import type { CommandRunner } from '../host/runner.js';
+import type { Limits } from '../inventory/types.js';
+import { planBundles, type BundlePlan, type FleetVm } from '../plan/bundles.js';
+import { RollingScheduler } from '../plan/scheduler.js';
+import type { VmPlan } from '../plan/types.js';
+import { errorMessage } from '../util/errors.js';
+import type { EventSink } from './events.js';
+
+export type GateKind = 't1-shutdown' | 't1-start' | 't2-shutdown' | 't2-start';
+export type VmSignal =
+  | { kind: 'down-t1' }
+  | { kind: 'mirror-ready' }
+  | { kind: 'up-t1' }
+  | { kind: 'resync-started'; target: string }
+  | { kind: 'synced'; targets: string[] }
+  | { kind: 'down-t2' }
+  | { kind: 'ready-t2' }
+  | { kind: 'up-t2' }
+  | { kind: 'finished'; ok: boolean; reason?: string };
+
+/** What a VM's state machine sees of the coordinator. */
+export interface VmCoordination {
+  gate(kind: GateKind): Promise<void>;
+  signal(s: VmSignal): void;
+}
+
+interface VmStage {
+  downT1: boolean;
+  mirrorReady: boolean;
+  upT1: boolean;
+  synced: boolean;
+  downT2: boolean;
+  readyT2: boolean;
+  upT2: boolean;
+  finished: boolean;
+  failed: boolean;
+}
+
+const freshStage = (): VmStage => ({ downT1: false, mirrorReady: false, upT1: false, synced: false, downT2: false, readyT2: false, upT2: false, finished: false, failed: false });
+
+/** Disks of unknown size count as this much when the scheduler weighs bundles. */
+const UNKNOWN_SIZE = 20 * 1024 ** 3;
+
+export function fleetVmsOf(plans: readonly VmPlan[], dependsOn: (vm: string) => readonly string[], antiAffinity: (vm: string) => readonly string[]): FleetVm[] {
+  const inRun = new Set(plans.map((p) => p.name));
+  return plans.map((p) => ({
+    name: p.name,
+    host: p.host,
+    // dependencies outside this run are not touched by it: they stay up
+    dependsOn: dependsOn(p.name).filter((d) => inRun.has(d)),
+    antiAffinity: antiAffinity(p.name),
+    disks: p.disks.map((d) => ({ target: d.target, sizeBytes: d.sizeBytes ?? UNKNOWN_SIZE, array: d.array ?? `host:${p.host}` })),
+  }));
+}
+
+export class Coordinator {
+  readonly bundles: BundlePlan;
+  private readonly scheduler: RollingScheduler;
+  private readonly stage = new Map<string, VmStage>();
+  private readonly grantedT1 = new Set<number>();
+  private readonly grantedT2 = new Set<number>();
+  private readonly windowClosed = new Set<string>();
+  private waiters: { ready: () => boolean; resolve: () => void }[] = [];
+  private readonly manageBandwidth: boolean;
+  private readonly hosts: Map<string, string>;
+
+  constructor(
+    vms: readonly FleetVm[],
+    limits: Limits,
+    private readonly options: {
+      resyncSpeedMaxKiB?: number;
+      runnerOf: (host: string) => Promise<CommandRunner>;
+      mirrorOf: (vm: string, target: string) => string;
+      emit: EventSink;
+      now: () => number;
+    },
+  ) {
+    this.bundles = planBundles(vms, limits);
+    this.scheduler = new RollingScheduler(this.bundles, vms, limits, options.resyncSpeedMaxKiB === undefined ? {} : { resyncSpeedMaxKiB: options.resyncSpeedMaxKiB });
+    for (const vm of vms) this.stage.set(vm.name, freshStage());
+    this.hosts = new Map(vms.map((v) => [v.name, v.host]));
+    this.manageBandwidth = limits.hostBandwidthKiB !== undefined || Object.keys(limits.arrayBandwidthKiB).length > 0;
+    this.pump();
+  }
+
+  /** true when the coordinator sets md's sync_speed_max (bandwidth limits in the inventory) */
+  get ownsResyncSpeed(): boolean {
+    return this.manageBandwidth;
+  }
+
+  has(vm: string): boolean {
+    return this.stage.has(vm);
+  }
+
+  for(vm: string): VmCoordination {
+    return { gate: (kind) => this.gate(vm, kind), signal: (s) => this.signal(vm, s) };
+  }
+
+  private bundleOf(vm: string): number {
+    return this.bundles.bundleOf.get(vm)!;
+  }
+
+  private members(vm: string): string[] {
+    return this.bundles.bundles[this.bundleOf(vm)]!.vms;
+  }
+
+  private st(vm: string): VmStage {
+    return this.stage.get(vm)!;
+  }
+
+  private done(vm: string, flag: keyof VmStage): boolean {
+    const s = this.st(vm);
+    return s[flag] || s.finished;
+  }
+
+  /** The VMs of the same bundle that must stop before `vm` (its dependents), or start before it. */
+  private before(vm: string, order: 'stopOrder' | 'startOrder'): string[] {
+    const list = this.bundles.bundles[this.bundleOf(vm)]![order];
+    return list.slice(0, list.indexOf(vm));
+  }
+
+  private deps(vm: string): string[] {
+    const g = this.bundles.graph;
+    const i = g.indexOf.get(vm);
+    if (i === undefined) return [];
+    return g.dependsOn[i]!.map((d) => g.names[d]!);
+  }
+
+  private readyFor(vm: string, kind: GateKind): boolean {
+    const b = this.bundleOf(vm);
+    const members = this.members(vm);
+    switch (kind) {
+      case 't1-shutdown':
+        return this.grantedT1.has(b) && this.before(vm, 'stopOrder').every((v) => this.done(v, 'downT1'));
+      case 't1-start':
+        return members.every((v) => this.done(v, 'mirrorReady')) && this.deps(vm).every((d) => this.done(d, 'upT1'));
+      case 't2-shutdown':
+        return this.grantedT2.has(b) && this.before(vm, 'stopOrder').every((v) => this.done(v, 'downT2'));
+      case 't2-start':
+        return members.every((v) => this.done(v, 'readyT2')) && this.deps(vm).every((d) => this.done(d, 'upT2'));
+    }
+  }
+
+  private gate(vm: string, kind: GateKind): Promise<void> {
+    // A redo of T1 (I3) after the bundle's window has passed does not wait for a new grant.
+    if (kind === 't1-shutdown' && this.st(vm).upT1) return Promise.resolve();
+    if (this.readyFor(vm, kind)) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ ready: () => this.readyFor(vm, kind), resolve }));
+  }
+
+  private signal(vm: string, s: VmSignal): void {
+    const st = this.st(vm);
+    const b = this.bundleOf(vm);
+    switch (s.kind) {
+      case 'down-t1':
+        st.downT1 = true;
+        break;
+      case 'mirror-ready':
+        st.mirrorReady = true;
+        break;
+      case 'up-t1':
+        st.upT1 = true;
+        this.maybeCloseWindow(b, 'T1', 'upT1');
+        break;
+      case 'resync-started':
+        this.scheduler.resyncStarted(vm, s.target);
+        void this.rebalance();
+        break;
+      case 'synced':
+        st.synced = true;
+        for (const t of s.targets) this.scheduler.resyncEnded(vm, t);
+        void this.rebalance();
+        break;
+      case 'down-t2':
+        st.downT2 = true;
+        break;
+      case 'ready-t2':
+        st.readyT2 = true;
+        break;
+      case 'up-t2':
+        st.upT2 = true;
+        this.maybeCloseWindow(b, 'T2', 'upT2');
+        break;
+      case 'finished':
+        st.finished = true;
+        st.failed = !s.ok;
+        if (this.members(vm).every((v) => this.st(v).finished)) {
+          // Whatever state the scheduler thinks the bundle is in, its VMs are through: release
+          // what it holds (a failure, or VMs that were off and needed no T2 window).
+          const failed = this.members(vm).filter((v) => this.st(v).failed);
+          if (this.scheduler.stateOf(b) !== 'done' && this.scheduler.stateOf(b) !== 'failed') {
+            this.scheduler.abandon(b, failed.length > 0 ? `${failed.join(', ')} failed` : 'finished without a T2 window');
+          }
+          void this.rebalance();
+        } else {
+          this.maybeCloseWindow(b, 'T1', 'upT1');
+          this.maybeCloseWindow(b, 'T2', 'upT2');
+        }
+        break;
+    }
+    this.pump();
+  }
+
+  private maybeCloseWindow(b: number, window: 'T1' | 'T2', flag: 'upT1' | 'upT2'): void {
+    const key = `${b}/${window}`;
+    if (this.windowClosed.has(key)) return;
+    const state = this.scheduler.stateOf(b);
+    if ((window === 'T1' && state !== 't1') || (window === 'T2' && state !== 't2')) return;
+    if (!this.bundles.bundles[b]!.vms.every((v) => this.done(v, flag))) return;
+    this.windowClosed.add(key);
+    this.scheduler.windowEnded(b);
+  }
+
+  /** Asks the scheduler what may start now and wakes the VMs whose gate opened. */
+  private pump(): void {
+    const g = this.scheduler.grant();
+    for (const b of g.enterT1) this.grantedT1.add(b);
+    for (const b of g.enterT2) this.grantedT2.add(b);
+    const still: typeof this.waiters = [];
+    for (const w of this.waiters) {
+      if (w.ready()) w.resolve();
+      else still.push(w);
+    }
+    this.waiters = still;
+  }
+
+  /** Host and array bandwidth goes to the mirrors that copy now, through md's sync_speed_max. */
+  private async rebalance(): Promise<void> {
+    if (!this.manageBandwidth) return;
+    const shares = this.scheduler.allocateBandwidth();
+    for (const [key, kiBs] of shares) {
+      const [vm, target] = key.split('/') as [string, string];
+      const host = this.hosts.get(vm);
+      if (host === undefined) continue;
+      try {
+        const runner = await this.options.runnerOf(host);
+        const kname = await resolveMirror(runner, this.options.mirrorOf(vm, target));
+        if (kname !== null) await setResyncSpeedMax(runner, kname, Number.isFinite(kiBs) ? Math.max(1, kiBs) : 'system');
+      } catch (err) {
+        this.options.emit({ kind: 'note', at: this.options.now(), vm, text: `could not set the resync speed of ${target}: ${errorMessage(err)}` });
+      }
+    }
+  }
+
+}
