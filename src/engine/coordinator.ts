@@ -142,12 +142,25 @@ export class Coordinator {
       case 't1-shutdown':
         return this.grantedT1.has(b) && this.before(vm, 'stopOrder').every((v) => this.done(v, 'downT1'));
       case 't1-start':
-        return members.every((v) => this.done(v, 'mirrorReady')) && this.deps(vm).every((d) => this.done(d, 'upT1'));
+        return members.every((v) => this.done(v, 'mirrorReady')) && this.deps(vm).every((d) => this.dependencyUp(vm, d, 'upT1'));
       case 't2-shutdown':
         return this.grantedT2.has(b) && this.before(vm, 'stopOrder').every((v) => this.done(v, 'downT2'));
       case 't2-start':
-        return members.every((v) => this.done(v, 'readyT2')) && this.deps(vm).every((d) => this.done(d, 'upT2'));
+        return members.every((v) => this.done(v, 'readyT2')) && this.deps(vm).every((d) => this.dependencyUp(vm, d, 'upT2'));
     }
+  }
+
+  /** In the same bundle, a dependency must have started in this window (and, in T2, passed its
+   * health gate); in another bundle, it must simply not be down now. */
+  private dependencyUp(vm: string, dep: string, flag: 'upT1' | 'upT2'): boolean {
+    if (this.bundleOf(dep) === this.bundleOf(vm)) return this.done(dep, flag);
+    return !this.isDown(dep);
+  }
+
+  private isDown(vm: string): boolean {
+    const s = this.st(vm);
+    if (s.finished) return false;
+    return (s.downT1 && !s.upT1) || (s.downT2 && !s.upT2);
   }
 
   private gate(vm: string, kind: GateKind): Promise<void> {

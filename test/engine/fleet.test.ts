@@ -1,0 +1,89 @@
+import { describe, expect, it } from '@jest/globals';
+import type { EngineEvent } from '../../src/engine/events.js';
+import { BASE_INVENTORY, Fleet } from './harness.js';
+
+const INVENTORY = BASE_INVENTORY.replace(
+  /vms:[\s\S]*?mapping:/,
+  `vms:
+  - name: dns1
+    host: hv1
+    simulate: { sizes: { vda: 1GiB } }
+  - name: db1
+    host: hv1
+    dependsOn: [dns1]
+    simulate: { sizes: { vda: 2GiB, vdb: 1GiB } }
+  - name: web1
+    host: hv1
+    dependsOn: [db1]
+    antiAffinity: front
+    simulate: { sizes: { vda: 1GiB } }
+  - name: app1
+    host: hv1
+    dependsOn: [db1]
+    antiAffinity: front
+    simulate: { sizes: { vda: 1GiB } }
+mapping:`,
+);
+
+type Window = { vm: string; window: string; from: number; to: number };
+
+function windows(events: readonly EngineEvent[]): Window[] {
+  const open = new Map<string, number>();
+  const out: Window[] = [];
+  for (const e of events) {
+    if (e.kind === 'down') open.set(`${e.vm}/${e.window}`, e.at);
+    if (e.kind === 'up') out.push({ vm: e.vm, window: e.window, from: open.get(`${e.vm}/${e.window}`)!, to: e.at });
+  }
+  return out;
+}
+
+function startedAt(events: readonly EngineEvent[], vm: string, step: string): number {
+  const e = events.find((x) => x.kind === 'step-started' && x.vm === vm && x.step === step);
+  if (e === undefined) throw new Error(`${vm} never started ${step}`);
+  return e.at;
+}
+
+describe('a fleet run through bundles and the rolling scheduler', () => {
+  it('stops dependents first, starts dependencies first, and keeps anti-affine VMs apart', async () => {
+    const fleet = new Fleet(INVENTORY);
+    const summary = await fleet.run();
+    expect(summary.results.every((r) => r.outcome.outcome === 'done')).toBe(true);
+    const ev = fleet.events;
+    const win = windows(ev);
+    // every VM had exactly its two windows
+    for (const vm of ['dns1', 'db1', 'web1', 'app1']) expect(win.filter((w) => w.vm === vm).map((w) => w.window)).toEqual(['T1', 'T2']);
+
+    // a dependency is up before its dependent starts, in both windows
+    const ups = (vm: string, window: string) => win.find((w) => w.vm === vm && w.window === window)!.to;
+    for (const [dependent, dependency] of [
+      ['db1', 'dns1'],
+      ['web1', 'db1'],
+      ['app1', 'db1'],
+    ] as const) {
+      expect(startedAt(ev, dependent, 'start-on-mirror')).toBeGreaterThanOrEqual(ups(dependency, 'T1'));
+      expect(startedAt(ev, dependent, 'start-on-new')).toBeGreaterThanOrEqual(ups(dependency, 'T2'));
+    }
+
+    // anti-affine VMs are never down at the same time
+    for (const a of win.filter((w) => w.vm === 'web1')) {
+      for (const b of win.filter((w) => w.vm === 'app1')) {
+        expect(a.to <= b.from || b.to <= a.from).toBe(true);
+      }
+    }
+
+    // inside a shared window, the dependent stops before its dependency
+    const stopT1 = (vm: string) => ev.find((e) => e.kind === 'down' && e.vm === vm && e.window === 'T1')!.at;
+    expect(stopT1('db1')).toBeLessThanOrEqual(stopT1('dns1'));
+  });
+
+  it('holds the number of concurrent down windows to the limit', async () => {
+    const fleet = new Fleet(INVENTORY.replace('policy:', 'limits:\n  downWindows: 1\n  bundleMaxSize: 1\npolicy:'));
+    const summary = await fleet.run();
+    expect(summary.results.every((r) => r.outcome.outcome === 'done')).toBe(true);
+    const win = windows(fleet.events);
+    for (const a of win) {
+      const overlapping = win.filter((b) => b !== a && b.from < a.to && a.from < b.to);
+      expect([a.vm, a.window, overlapping.map((b) => `${b.vm}/${b.window}`)]).toEqual([a.vm, a.window, []]);
+    }
+  });
+});
