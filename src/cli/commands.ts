@@ -2,6 +2,7 @@
 import type { CliCommand } from './command.js';
 import { planCli } from './plan.js';
 import { rollbackCli, runCli } from './run.js';
+import { reportCli } from './report.js';
 import { statusCli } from './status.js';
 
-export const commands: readonly CliCommand[] = [planCli, runCli, statusCli, rollbackCli];
+export const commands: readonly CliCommand[] = [planCli, runCli, statusCli, rollbackCli, reportCli];

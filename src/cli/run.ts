@@ -4,6 +4,12 @@ import { newRunId } from '../engine/journal.js';
 import type { EngineEvent } from '../engine/events.js';
 import { planFleet } from '../plan/fleet-plan.js';
 import { timestampedLine } from '../report/event-lines.js';
+import { initialFleetState, ProgressThrottle, reduceFleet, renderLiveFrame, type FleetLiveState } from '../report/progress-view.js';
+import { renderRunReportText } from '../report/run-report.js';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { createLogUpdate } from 'log-update';
+import { processIo } from './io.js';
+import { reportFromJournal, writeRunReport } from './report.js';
 import { InputError, InputErrorCode } from '../util/errors.js';
 import { openSession, REHEARSAL_BANNER, type Session } from './common.js';
 import type { Argv } from 'yargs';
@@ -16,6 +22,8 @@ export interface RunArgs {
   vm: string[];
   yes: boolean;
   stateDir?: string;
+  /** write every event as a JSON line to this file; '-' for stdout */
+  events?: string;
 }
 
 export interface RollbackArgs {
@@ -24,6 +32,104 @@ export interface RollbackArgs {
   reverse: boolean;
   yes: boolean;
   stateDir?: string;
+  events?: string;
+}
+
+/** Where the JSON-lines event stream goes (docs/events.md); writes are synchronous so a crash
+ * loses nothing already emitted. */
+interface EventStream {
+  write(e: EngineEvent): void;
+  close(): void;
+}
+
+function openEventStream(target: string | undefined, io: Io): EventStream | null {
+  if (target === undefined) return null;
+  if (target === '-') return { write: (e) => io.out(`${JSON.stringify(e)}\n`), close: () => undefined };
+  let fd: number;
+  try {
+    fd = openSync(target, 'a');
+  } catch (err) {
+    throw InputError.one({ code: InputErrorCode.invalidInput, message: `cannot open the events file ${target}: ${(err as Error).message}`, hint: 'pass a writable file path to --events, or - for standard output' });
+  }
+  return { write: (e) => void writeSync(fd, `${JSON.stringify(e)}\n`), close: () => closeSync(fd) };
+}
+
+/** What a terminal shows while a run works: a frame redrawn in place, and lines printed above it. */
+interface LiveScreen {
+  frame(text: string): void;
+  print(text: string): void;
+  done(): void;
+}
+
+function liveScreenFor(io: Io): LiveScreen {
+  if (io === processIo) {
+    const log = createLogUpdate(process.stdout);
+    return {
+      frame: (t) => log(t),
+      print: (t) => {
+        log.clear();
+        process.stdout.write(t);
+      },
+      done: () => log.done(),
+    };
+  }
+  // Any other Io (tests): keep the last frame and write it once, at the end.
+  let last = '';
+  return { frame: (t) => void (last = t), print: (t) => io.out(t), done: () => io.out(`${last}\n`) };
+}
+
+/** The run's output to the operator: a live view on a terminal, else throttled timestamped lines. */
+class RunDisplay {
+  state: FleetLiveState = initialFleetState();
+  private readonly throttle = new ProgressThrottle();
+  private readonly screen: LiveScreen | null;
+  private lastDraw = 0;
+
+  constructor(
+    private readonly io: Io,
+    private readonly write: (text: string) => void,
+    live: boolean,
+  ) {
+    this.screen = live ? liveScreenFor(io) : null;
+  }
+
+  on(e: EngineEvent): void {
+    this.state = reduceFleet(this.state, e);
+    if (this.screen === null) {
+      if (!this.throttle.shouldPrint(e)) return;
+      const line = timestampedLine(e);
+      if (line !== null) this.write(`${line}\n`);
+      return;
+    }
+    // On a terminal, the frame shows steps and progress; what is worth keeping scrolls above it.
+    const keep = e.kind === 'down' || e.kind === 'up' || e.kind === 'vm-finished' || e.kind === 'note' || e.kind === 'run-started';
+    const line = keep ? timestampedLine(e) : null;
+    if (line !== null) this.screen.print(`${line}\n`);
+    const wall = Date.now();
+    // At most ten redraws a second: a rehearsal emits hundreds of events per second.
+    if (line !== null || wall - this.lastDraw >= 100 || e.kind === 'run-finished') {
+      this.lastDraw = wall;
+      this.screen.frame(renderLiveFrame(this.state, this.io.columns));
+    }
+  }
+
+  close(): void {
+    if (this.screen !== null) {
+      this.screen.frame(renderLiveFrame(this.state, this.io.columns));
+      this.screen.done();
+    }
+  }
+
+  /** Bytes each VM resynced, as the progress events said (the journal does not hold them). */
+  resyncBytes(): Map<string, number> {
+    return new Map(this.state.vms.filter((v) => v.totalBytes > 0).map((v) => [v.vm, v.totalBytes]));
+  }
+
+  /** When each VM's mirrors reached sync: its last progress line plus that line's ETA (the
+   * engine polls again within one poll interval of it). */
+  inSyncAt(): Map<string, number> {
+    return new Map(this.state.vms.filter((v) => v.lastProgressAt !== null).map((v) => [v.vm, v.lastProgressAt! + (v.etaAtLastProgress ?? 0) * 1000]));
+  }
 }
 
 /** A run asks before it acts, unless --yes; without a terminal to ask on, it refuses. */
@@ -36,22 +142,19 @@ async function confirm(io: Io, question: string, yes: boolean): Promise<boolean>
   return /^y(es)?$/i.test(answer.trim());
 }
 
-function summaryLines(summary: RunSummary): string {
-  const lines = summary.results.map((r) => `  ${r.vm.padEnd(20)} ${r.outcome.outcome}${r.outcome.outcome === 'failed' ? `: ${r.outcome.reason}` : ''}`);
-  return `${lines.join('\n')}\njournal: ${summary.journal}\n`;
-}
-
-async function execute(session: Session, io: Io, vms: string[], mode: RunMode, reverse: boolean, yes: boolean, verb: string): Promise<number> {
+async function execute(session: Session, io: Io, vms: string[], mode: RunMode, reverse: boolean, yes: boolean, verb: string, eventsTo?: string): Promise<number> {
   const { inventory, connections, clock, stateDir } = session;
   const now = clock.now();
   const runId = newRunId(now);
   const outcome = await planFleet(inventory, connections, { vms, runId, now: new Date(now), history: historyReader(stateDir), reverse });
-  if (connections.rehearsal) io.out(REHEARSAL_BANNER);
+  // With --events -, stdout carries the JSON lines; what the operator reads goes to stderr.
+  const human = (t: string) => (eventsTo === '-' ? io.err(t) : io.out(t));
+  if (connections.rehearsal) human(REHEARSAL_BANNER);
   if (outcome.problems.length > 0) throw new InputError(outcome.problems);
   for (const u of outcome.unreachable) throw u;
   const todo = outcome.plan.vms.filter((v) => v.done !== true);
   if (todo.length === 0) {
-    io.out(`nothing to do: ${outcome.plan.vms.map((v) => v.name).join(', ')} already on ${mode === RunMode.rollback ? 'their old' : 'their new'} volumes\n`);
+    human(`nothing to do: ${outcome.plan.vms.map((v) => v.name).join(', ')} already on ${mode === RunMode.rollback ? 'their old' : 'their new'} volumes\n`);
     return ExitCode.ok;
   }
   const names = todo.map((v) => v.name).join(', ');
@@ -59,19 +162,29 @@ async function execute(session: Session, io: Io, vms: string[], mode: RunMode, r
     io.err('declined; nothing was changed\n');
     return ExitCode.declined;
   }
+  const events = openEventStream(eventsTo, io);
+  const display = new RunDisplay(io, human, io.isTTY && eventsTo !== '-');
   const emit = (e: EngineEvent) => {
-    const line = timestampedLine(e);
-    if (line !== null) io.out(`${line}\n`);
+    events?.write(e);
+    display.on(e);
   };
-  const summary = await runFleet({ plan: outcome.plan, inventory, connections, clock, stateDir, runId, mode, emit });
-  io.out(summaryLines(summary));
+  let summary: RunSummary;
+  try {
+    summary = await runFleet({ plan: outcome.plan, inventory, connections, clock, stateDir, runId, mode, emit });
+  } finally {
+    display.close();
+    events?.close();
+  }
+  const report = reportFromJournal(stateDir, summary.run, { resyncBytes: display.resyncBytes(), inSyncAt: display.inSyncAt() });
+  const files = writeRunReport(stateDir, report);
+  human(`\n${renderRunReportText(report)}journal: ${summary.journal}\nreport:  ${files.markdown}\n         ${files.json}\n`);
   return summary.ok ? ExitCode.ok : ExitCode.failed;
 }
 
 export async function runCommand(args: RunArgs, io: Io): Promise<number> {
   const session = await openSession(args.inventory, args.stateDir);
   try {
-    return await execute(session, io, args.vm, RunMode.migrate, false, args.yes, 'migrate');
+    return await execute(session, io, args.vm, RunMode.migrate, false, args.yes, 'migrate', args.events);
   } finally {
     await session.connections.close();
   }
@@ -80,8 +193,8 @@ export async function runCommand(args: RunArgs, io: Io): Promise<number> {
 export async function rollbackCommand(args: RollbackArgs, io: Io): Promise<number> {
   const session = await openSession(args.inventory, args.stateDir);
   try {
-    if (args.reverse) return await execute(session, io, [args.vm], RunMode.migrate, true, args.yes, 'migrate back (reverse)');
-    return await execute(session, io, [args.vm], RunMode.rollback, false, args.yes, 'roll back');
+    if (args.reverse) return await execute(session, io, [args.vm], RunMode.migrate, true, args.yes, 'migrate back (reverse)', args.events);
+    return await execute(session, io, [args.vm], RunMode.rollback, false, args.yes, 'roll back', args.events);
   } finally {
     await session.connections.close();
   }
@@ -95,9 +208,12 @@ export const runCli: CliCommand = {
     y
       .positional('vm', { type: 'string', array: true, default: [], describe: 'VMs to migrate (default: every VM of the inventory)' })
       .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'do not ask for confirmation (needed when stdin is not a terminal)' })
+      .option('events', { type: 'string', describe: 'also write every event as one JSON object per line to FILE (appended), or - for stdout (docs/events.md)' })
       .example('$0 run -i fleet.yaml', 'migrate every VM of fleet.yaml, after a confirmation')
-      .example('$0 run -i fleet.yaml db1 --yes', 'migrate db1 without asking'),
-  run: (a, io) => runCommand({ inventory: arg.string(a, 'inventory'), vm: arg.strings(a, 'vm'), yes: arg.flag(a, 'yes'), stateDir: arg.optString(a, 'state-dir') }, io),
+      .example('$0 run -i fleet.yaml db1 --yes', 'pilot: migrate db1 alone, without asking')
+      .example('$0 run -i fleet.yaml --yes --events run.jsonl', 'also log every event as JSON lines to run.jsonl')
+      .epilog('Each VM restarts twice: T1 onto its mirrors, T2 onto its new volumes. Running it again continues where things stand.\nAt the end, the run report is printed and written beside the journal (sanshift report shows it again).\nExit codes: 0 every VM done, 1 a VM failed, 2 invalid input (nothing touched), 3 declined.'),
+  run: (a, io) => runCommand({ inventory: arg.string(a, 'inventory'), vm: arg.strings(a, 'vm'), yes: arg.flag(a, 'yes'), stateDir: arg.optString(a, 'state-dir'), events: arg.optString(a, 'events') }, io),
 };
 
 export const rollbackCli: CliCommand = {
@@ -108,7 +224,8 @@ export const rollbackCli: CliCommand = {
       .positional('vm', { type: 'string', describe: 'the VM to roll back' })
       .option('reverse', { type: 'boolean', default: false, describe: 'after a completed migration: migrate the VM back to its old volumes (two restarts)' })
       .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'do not ask for confirmation' })
+      .option('events', { type: 'string', describe: 'also write every event as one JSON object per line to FILE (appended), or - for stdout (docs/events.md)' })
       .example('$0 rollback -i fleet.yaml db1', 'db1 back on its old volumes, mirror gone, definition as before')
       .example('$0 rollback -i fleet.yaml db1 --reverse --yes', 'move a migrated db1 back to its old volumes'),
-  run: (a, io) => rollbackCommand({ inventory: arg.string(a, 'inventory'), vm: arg.string(a, 'vm'), reverse: arg.flag(a, 'reverse'), yes: arg.flag(a, 'yes'), stateDir: arg.optString(a, 'state-dir') }, io),
+  run: (a, io) => rollbackCommand({ inventory: arg.string(a, 'inventory'), vm: arg.string(a, 'vm'), reverse: arg.flag(a, 'reverse'), yes: arg.flag(a, 'yes'), stateDir: arg.optString(a, 'state-dir'), events: arg.optString(a, 'events') }, io),
 };
