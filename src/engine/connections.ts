@@ -173,6 +173,9 @@ class MirrorOpenTracker implements Hypervisor {
   inactiveXml(name: string): Promise<string> {
     return this.inner.inactiveXml(name);
   }
+  hasManagedSave(name: string): Promise<boolean> {
+    return this.inner.hasManagedSave(name);
+  }
   private async setOpen(xml: string, n: number): Promise<void> {
     const sim = this.sim();
     if (sim === undefined) return;

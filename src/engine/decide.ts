@@ -56,6 +56,11 @@ export interface DecideOptions {
 
 const fail = (reason: string, rollback: boolean): Action => ({ kind: ActionKind.fail, reason, rollback });
 
+/** The hazard of DESIGN.md: a managed save (libvirt-guests at host shutdown) taken while the VM
+ * ran on a mirror resumes that live definition, mirror and all. sanshift never starts over one. */
+const MANAGED_SAVE =
+  'the VM has a managed save image: starting it would resume the saved live definition (possibly on a mirror that no longer exists). Check it, remove it with `virsh managedsave-remove`, then run again';
+
 function brokenLeg(m: MirrorView): string | null {
   const s = m.state;
   if (s === null) return null;
@@ -67,6 +72,7 @@ function brokenLeg(m: MirrorView): string | null {
 
 /** Forward: take the VM to its new volumes. */
 export function decideMigration(obs: Observation, facts: MigrationFacts, opts: DecideOptions = {}): Action {
+  if (obs.managedSave) return fail(MANAGED_SAVE, false);
   const ours = obs.mirrors.filter((m) => m.exists && m.ours);
   const strangers = obs.mirrors.filter((m) => m.exists && !m.ours);
   const bootAfter = facts.originalRunning;
@@ -144,6 +150,7 @@ export function decideMigration(obs: Observation, facts: MigrationFacts, opts: D
 
 /** Backward: return the VM to its old volumes (rollback), from any phase before T2 completes. */
 export function decideRollback(obs: Observation, facts: MigrationFacts): Action {
+  if (obs.managedSave) return fail(MANAGED_SAVE, false);
   const afterT2 = 'the VM has started on its new volumes, so its old volumes are stale: only a reverse migration (--reverse) brings it back';
   if (facts.startedOnNew && obs.persistent === Placement.new) return fail(afterT2, false);
   if (obs.running && obs.live === Placement.new) return fail(afterT2, false);

@@ -43,6 +43,8 @@ export interface Observation {
   persistent: Placement;
   /** sanshift metadata present in the persistent definition */
   recorded: boolean;
+  /** a managed save image waits: the next start would resume a saved live definition */
+  managedSave: boolean;
   mirrors: MirrorView[];
 }
 
@@ -71,6 +73,7 @@ export async function observeVm(ctx: { hv: Hypervisor; runner: CommandRunner; vm
   const persistentXml = await hv.inactiveXml(vm);
   const running = st.id !== null;
   const liveXml = running ? await hv.liveXml(vm) : null;
+  const managedSave = running ? false : await hv.hasManagedSave(vm);
 
   const resolved = await resolvePaths(runner, disks.flatMap((d) => [d.mirror, d.old, d.new]));
   const mdstat = await readMdstat(runner);
@@ -97,6 +100,7 @@ export async function observeVm(ctx: { hv: Hypervisor; runner: CommandRunner; vm
     live: liveXml === null ? null : placementOf(sourcesOf(liveXml), disks),
     persistent: placementOf(sourcesOf(persistentXml), disks),
     recorded: readMigrationMetadata(persistentXml) !== null,
+    managedSave,
     mirrors,
   };
 }

@@ -7,6 +7,8 @@ import { DomainRunState, type DomainStatus, type Hypervisor } from './port.js';
 
 /** DomainGetXMLDescFlags.INACTIVE; the enum is not exported as a value by the binding. */
 const XML_INACTIVE = 2;
+/** ConnectListAllDomainsFlags.MANAGEDSAVE */
+const LIST_MANAGEDSAVE = 256;
 
 export class HypervisorError extends Error {
   constructor(
@@ -102,6 +104,14 @@ export class LibvirtHypervisor implements Hypervisor {
 
   inactiveXml(name: string): Promise<string> {
     return this.call('read persistent XML', name, async (h) => (await this.domain(h, name)).getXMLDesc(XML_INACTIVE));
+  }
+
+  hasManagedSave(name: string): Promise<boolean> {
+    return this.call('look for a managed save', name, async (h) => {
+      const saved = await h.connectListAllDomains(LIST_MANAGEDSAVE);
+      const names = await Promise.all(saved.map((d) => d.getName()));
+      return names.includes(name);
+    });
   }
 
   shutdown(name: string): Promise<void> {

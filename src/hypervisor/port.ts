@@ -31,6 +31,8 @@ export interface Hypervisor {
   liveXml(name: string): Promise<string>;
   /** the persistent definition (what the next boot uses) */
   inactiveXml(name: string): Promise<string>;
+  /** a managed save image exists: the next start resumes it, with the live definition it was saved with */
+  hasManagedSave(name: string): Promise<boolean>;
   /** ask the guest to power off (ACPI); returns at once */
   shutdown(name: string): Promise<void>;
   /** pull the plug */

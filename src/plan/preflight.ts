@@ -52,6 +52,9 @@ export async function preflightHost(
   const migrating = new Set<string>();
   for (const vm of vms) {
     const checks = out.get(vm.name)!;
+    if (await hv.hasManagedSave(vm.name)) {
+      checks.push(fail('managed save', `${vm.name} has a managed save image: its next start resumes a saved live definition, which sanshift would not control; start it (or \`virsh managedsave-remove\`) first`));
+    }
     const meta = readMigrationMetadata(await hv.inactiveXml(vm.name));
     if (meta !== null) {
       migrating.add(vm.name);

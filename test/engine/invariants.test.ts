@@ -157,3 +157,37 @@ describe('a mirror leg that fails during the resync', () => {
     expect(sim.activeArrayOf('/dev/md/ss-db1-vdb')).toBeNull();
   });
 });
+
+describe('the managed-save hazard', () => {
+  const withManagedSave = (names: Set<string>) => (hv: Hypervisor): Hypervisor => {
+    const w = Object.create(hv) as Hypervisor;
+    w.hasManagedSave = async (name) => names.has(name);
+    return w;
+  };
+
+  it('never starts a VM over a managed save taken while it ran on its mirror', async () => {
+    const fleet = new Fleet();
+    const saved = new Set<string>();
+    fleet.hvWrapper = withManagedSave(saved);
+    const hv = fleet.hv();
+    // libvirt-guests at host shutdown: the guest's state is saved and the domain stops
+    const hostShutdown = once(fleet, firstProgress('web1'), async () => {
+      saved.add('web1');
+      await hv.destroy('web1');
+    });
+    const summary = await fleet.run(['web1']);
+    await hostShutdown.done;
+    const outcome = summary.results[0]!.outcome;
+    expect(outcome.outcome === 'failed' && outcome.reason).toMatch(/managed save image: starting it would resume the saved live definition/);
+    expect((await hv.lookup('web1'))?.state).toBe('shutoff');
+    const startsAfter = fleet.events.filter((e) => e.kind === 'step-started' && e.vm === 'web1' && /^start/.test(e.step));
+    expect(startsAfter.map((e) => (e as { step: string }).step)).toEqual(['start-on-mirror']);
+  });
+
+  it('refuses at preflight a VM that has a managed save image', async () => {
+    const fleet = new Fleet();
+    fleet.hvWrapper = withManagedSave(new Set(['db1']));
+    const outcome = await fleet.plan(['db1']);
+    expect(outcome.problems.map((p) => p.message)).toEqual([expect.stringMatching(/preflight: managed save: db1 has a managed save image/)]);
+  });
+});

@@ -1,0 +1,328 @@
+// `sanshift simulate`: a rehearsal of the whole run on a virtual clock. On test-driver hosts
+// with `shell: simulated` it runs the real engine (plan, scheduler, VM state machines) against
+// libvirt's test driver and simulated md hosts; on real hosts it contacts nothing and plays the
+// scheduler's model instead (docs/scheduling.md, "sanshift simulate"). Nothing real is touched.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Argv } from 'yargs';
+import { Connections, DEFAULT_GUEST_TIMES, DEFAULT_SIMULATED_SIZE } from '../engine/connections.js';
+import type { EngineEvent } from '../engine/events.js';
+import { newRunId } from '../engine/journal.js';
+import { runFleet, RunMode } from '../engine/run.js';
+import { loadInventory } from '../inventory/load.js';
+import type { Inventory } from '../inventory/types.js';
+import { planBundles, type FleetVm } from '../plan/bundles.js';
+import { fleetVmsFromInventory, fleetVmsFromPlan } from '../plan/fleet-input.js';
+import { planFleet } from '../plan/fleet-plan.js';
+import { makespanLowerBound, simulateFleet, type LowerBound, type TimelineEvent, type VmTimings } from '../plan/fleet-sim.js';
+import { formatBytes, formatDuration } from '../report/event-lines.js';
+import { VirtualClock } from '../util/clock.js';
+import { InputError } from '../util/errors.js';
+import { arg, type CliCommand } from './command.js';
+import { ExitCode } from './exit.js';
+import type { Io } from './io.js';
+
+/** How fast one simulated disk copies, KiB/s: SimulatedHost's default diskSpeedKiBs (src/host/simulated.ts). */
+export const SIMULATED_DISK_SPEED_KIB = 200_000;
+
+/** The model's timings: the simulated guests' power-off and boot, and a few seconds of md commands. */
+export const MODEL_TIMINGS: VmTimings = { ...DEFAULT_GUEST_TIMES, mirrorSetupMs: 3_000, mirrorStopMs: 3_000 };
+
+/** A time span in milliseconds since the run started. */
+export interface Span {
+  startMs: number;
+  endMs: number;
+}
+
+export interface SimulatedVm {
+  vm: string;
+  host: string;
+  /** bundle id (planBundles over the run's VMs) */
+  bundle: number;
+  /** T1 down window: powered off until up on its mirrors */
+  t1: Span | null;
+  /** from the first `mdadm --add` until every mirror of the VM is in sync */
+  resync: Span | null;
+  /** T2 down window: powered off until up on its new volumes */
+  t2: Span | null;
+  /** sum of the T1 and T2 windows */
+  downtimeMs: number;
+  bytes: number;
+  outcome: 'done' | 'failed' | 'rolled-back' | 'unfinished';
+  reason?: string;
+}
+
+export interface Rehearsal {
+  inventory: string;
+  /** 'engine': the real engine on test-driver hosts; 'model': the scheduler's model, no host contacted */
+  source: 'engine' | 'model';
+  vms: SimulatedVm[];
+  bundles: number;
+  makespanMs: number;
+  lowerBound: LowerBound;
+  /** makespan / lower bound */
+  ratio: number;
+  totals: { vms: number; done: number; failed: number; disks: number; bytes: number; downtimeMs: number; maxDowntimeMs: number };
+  /** assumptions the operator should read */
+  notes: string[];
+}
+
+/** Every host is a libvirt test-driver URI with a simulated shell: the real engine can run. */
+export function canRunEngine(inv: Inventory): boolean {
+  const hosts = Object.values(inv.hosts);
+  return hosts.length > 0 && hosts.every((h) => h.shell === 'simulated' && h.uri.startsWith('test://'));
+}
+
+function windowOf(down: number | undefined, up: number | undefined): Span | null {
+  return down === undefined || up === undefined ? null : { startMs: down, endMs: up };
+}
+
+const spanMs = (s: Span | null): number => (s === null ? 0 : s.endMs - s.startMs);
+
+interface Marks {
+  t1Down?: number;
+  t1Up?: number;
+  resyncStart?: number;
+  resyncEnd?: number;
+  t2Down?: number;
+  t2Up?: number;
+  outcome?: SimulatedVm['outcome'];
+  reason?: string;
+}
+
+function rowsFrom(fleet: readonly FleetVm[], bundleOf: ReadonlyMap<string, number>, marks: ReadonlyMap<string, Marks>): SimulatedVm[] {
+  return [...fleet]
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .map((vm) => {
+      const m = marks.get(vm.name) ?? {};
+      const t1 = windowOf(m.t1Down, m.t1Up);
+      const t2 = windowOf(m.t2Down, m.t2Up);
+      return {
+        vm: vm.name,
+        host: vm.host,
+        bundle: bundleOf.get(vm.name) ?? -1,
+        t1,
+        resync: windowOf(m.resyncStart, m.resyncEnd),
+        t2,
+        downtimeMs: spanMs(t1) + spanMs(t2),
+        bytes: vm.disks.reduce((s, d) => s + d.sizeBytes, 0),
+        outcome: m.outcome ?? 'unfinished',
+        ...(m.reason === undefined ? {} : { reason: m.reason }),
+      };
+    });
+}
+
+function summarise(inventory: string, source: Rehearsal['source'], fleet: readonly FleetVm[], vms: SimulatedVm[], bundles: number, makespanMs: number, lowerBound: LowerBound, notes: string[]): Rehearsal {
+  let downtimeMs = 0;
+  let maxDowntimeMs = 0;
+  for (const r of vms) {
+    downtimeMs += r.downtimeMs;
+    maxDowntimeMs = Math.max(maxDowntimeMs, r.downtimeMs);
+  }
+  const disks = fleet.reduce((s, vm) => s + vm.disks.length, 0);
+  const bytes = fleet.reduce((s, vm) => s + vm.disks.reduce((t, d) => t + d.sizeBytes, 0), 0);
+  return {
+    inventory,
+    source,
+    vms,
+    bundles,
+    makespanMs,
+    lowerBound,
+    ratio: lowerBound.ms > 0 ? makespanMs / lowerBound.ms : 1,
+    totals: { vms: vms.length, done: vms.filter((v) => v.outcome === 'done').length, failed: vms.filter((v) => v.outcome === 'failed').length, disks, bytes, downtimeMs, maxDowntimeMs },
+    notes,
+  };
+}
+
+/**
+ * Per-VM windows from the engine's events, relative to `run-started`. The resync ends at the
+ * poll that finds every mirror in sync: one poll interval after the last progress line (or
+ * after the VM came up on its mirrors, when it synced before the first poll), and never after
+ * the cutover check. That is when the engine tells the scheduler; md finished within that poll.
+ */
+export function marksFromEngineEvents(events: readonly EngineEvent[], pollIntervalMs: number): { marks: Map<string, Marks>; startMs: number; endMs: number } {
+  const start = events.find((e) => e.kind === 'run-started')?.at ?? events[0]?.at ?? 0;
+  const end = [...events].reverse().find((e) => e.kind === 'run-finished')?.at ?? events[events.length - 1]?.at ?? start;
+  const marks = new Map<string, Marks>();
+  const of = (vm: string): Marks => {
+    let m = marks.get(vm);
+    if (m === undefined) marks.set(vm, (m = {}));
+    return m;
+  };
+  const lastProgress = new Map<string, number>();
+  const cutover = new Map<string, number>();
+  for (const e of events) {
+    const t = e.at - start;
+    switch (e.kind) {
+      case 'progress':
+        lastProgress.set(e.vm, t);
+        break;
+      case 'down':
+        if (e.window === 'T1') of(e.vm).t1Down ??= t;
+        else if (e.window === 'T2') of(e.vm).t2Down ??= t;
+        break;
+      case 'up':
+        if (e.window === 'T1') of(e.vm).t1Up = t;
+        else if (e.window === 'T2') of(e.vm).t2Up = t;
+        break;
+      case 'step-finished':
+        if (e.step === 'add-new-leg') of(e.vm).resyncStart ??= t;
+        break;
+      case 'step-started':
+        if (e.step === 'check-cutover' && !cutover.has(e.vm)) cutover.set(e.vm, t);
+        break;
+      case 'vm-finished': {
+        const m = of(e.vm);
+        m.outcome = e.outcome;
+        if (e.reason !== undefined) m.reason = e.reason;
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  for (const [vm, checked] of cutover) {
+    const m = of(vm);
+    const lastSeen = lastProgress.get(vm) ?? m.t1Up;
+    m.resyncEnd = lastSeen === undefined ? checked : Math.min(checked, lastSeen + pollIntervalMs);
+  }
+  return { marks, startMs: 0, endMs: end - start };
+}
+
+/** Per-VM windows from the model's timeline: a window runs from the start of the shutdown to healthy. */
+export function marksFromModel(timeline: readonly TimelineEvent[], done: ReadonlySet<string>): Map<string, Marks> {
+  const marks = new Map<string, Marks>();
+  const of = (vm: string): Marks => {
+    let m = marks.get(vm);
+    if (m === undefined) marks.set(vm, (m = {}));
+    return m;
+  };
+  for (const e of timeline) {
+    if (e.kind === 'vm-stop') {
+      if (e.phase === 'T1') of(e.vm).t1Down ??= e.t;
+      else of(e.vm).t2Down ??= e.t;
+    } else if (e.kind === 'vm-up') {
+      if (e.phase === 'T1') of(e.vm).t1Up = e.t;
+      else of(e.vm).t2Up = e.t;
+    } else if (e.kind === 'resync-start') of(e.vm).resyncStart ??= e.t;
+    else if (e.kind === 'resync-end') of(e.vm).resyncEnd = Math.max(of(e.vm).resyncEnd ?? 0, e.t);
+  }
+  for (const vm of done) of(vm).outcome = 'done';
+  return marks;
+}
+
+/** The timings the engine's simulated guests have, as the lower bound sees them (md commands take no virtual time). */
+export const ENGINE_TIMINGS: VmTimings = { ...DEFAULT_GUEST_TIMES, mirrorSetupMs: 0, mirrorStopMs: 0 };
+
+const perMirrorKiB = (inv: Inventory): number => Math.min(SIMULATED_DISK_SPEED_KIB, inv.policy.resyncSpeedMaxKiB ?? Infinity);
+
+/** The real engine on the inventory's test-driver hosts, a virtual clock and a temp state folder. */
+export async function rehearseOnEngine(inventory: Inventory): Promise<Rehearsal> {
+  const stateDir = mkdtempSync(join(tmpdir(), 'sanshift-simulate-'));
+  const clock = new VirtualClock(Date.UTC(2026, 0, 1));
+  const connections = new Connections(inventory, { clock, stateDir, guestTimes: DEFAULT_GUEST_TIMES });
+  try {
+    const runId = newRunId(clock.now());
+    const outcome = await planFleet(inventory, connections, { runId, now: new Date(clock.now()) });
+    if (outcome.problems.length > 0) throw new InputError(outcome.problems);
+    for (const u of outcome.unreachable) throw u;
+    const fleet = fleetVmsFromPlan(inventory, outcome.plan, { defaultSizeBytes: DEFAULT_SIMULATED_SIZE });
+    const bundles = planBundles(fleet, inventory.limits);
+    const events: EngineEvent[] = [];
+    await runFleet({ plan: outcome.plan, inventory, connections, clock, stateDir, runId, mode: RunMode.migrate, emit: (e) => events.push(e) });
+    const { marks, endMs } = marksFromEngineEvents(events, inventory.policy.pollIntervalMs);
+    const lowerBound = makespanLowerBound(fleet, inventory.limits, () => ENGINE_TIMINGS, perMirrorKiB(inventory));
+    const notes = [
+      'the real engine (plan, scheduler, VM state machines) against libvirt\'s test driver and simulated md hosts, on a virtual clock',
+      `guests take ${DEFAULT_GUEST_TIMES.shutdownMs / 1000}s to power off and ${DEFAULT_GUEST_TIMES.bootMs / 1000}s to boot; a simulated disk copies at most ${formatBytes(SIMULATED_DISK_SPEED_KIB * 1024)}/s`,
+      'a window runs from powered off to up again; a resync ends at the poll that sees every mirror of the VM in sync (every ' + inventory.policy.pollIntervalMs / 1000 + 's)',
+    ];
+    if (lowerBound.ms > endMs) notes.push('the makespan is below the lower bound: this engine does not enforce every bandwidth limit of the inventory yet');
+    return summarise(inventory.file, 'engine', fleet, rowsFrom(fleet, bundles.bundleOf, marks), bundles.bundles.length, endMs, lowerBound, notes);
+  } finally {
+    await connections.close();
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+}
+
+/** The scheduler's model over the inventory alone: no host is contacted. */
+export function rehearseOnModel(inventory: Inventory): Rehearsal {
+  const model = fleetVmsFromInventory(inventory, { defaultSizeBytes: DEFAULT_SIMULATED_SIZE });
+  const plan = planBundles(model.vms, inventory.limits);
+  const result = simulateFleet(model.vms, inventory.limits, {
+    plan,
+    timings: () => MODEL_TIMINGS,
+    scheduler: { seed: 0, mirrorSpeedKiB: SIMULATED_DISK_SPEED_KIB, ...(inventory.policy.resyncSpeedMaxKiB === undefined ? {} : { resyncSpeedMaxKiB: inventory.policy.resyncSpeedMaxKiB }) },
+  });
+  const done = new Set(result.timeline.filter((e) => e.kind === 'vm-up' && e.phase === 'T2').map((e) => (e as { vm: string }).vm));
+  const notes = [
+    'the MODEL of the scheduler, not the engine: these hosts are real, so sanshift contacted none of them and read no domain',
+    `guests take ${MODEL_TIMINGS.shutdownMs / 1000}s to power off and ${MODEL_TIMINGS.bootMs / 1000}s to boot, md commands ${MODEL_TIMINGS.mirrorSetupMs / 1000}s per window; a disk copies at most ${formatBytes(SIMULATED_DISK_SPEED_KIB * 1024)}/s`,
+    'a window runs from the start of the shutdown to up again',
+  ];
+  if (model.assumedDisks.length > 0) notes.push(`disks not named in the inventory, one ${formatBytes(DEFAULT_SIMULATED_SIZE)} disk assumed for: ${model.assumedDisks.join(', ')}`);
+  const sized = model.defaultSizes.filter((d) => !model.assumedDisks.includes(d.split('/')[0]!));
+  if (sized.length > 0) notes.push(`no simulate.sizes, ${formatBytes(DEFAULT_SIMULATED_SIZE)} assumed for: ${sized.join(', ')}`);
+  return summarise(inventory.file, 'model', model.vms, rowsFrom(model.vms, plan.bundleOf, marksFromModel(result.timeline, done)), plan.bundles.length, result.makespanMs, result.lowerBound, notes);
+}
+
+export async function rehearse(inventory: Inventory): Promise<Rehearsal> {
+  return canRunEngine(inventory) ? rehearseOnEngine(inventory) : rehearseOnModel(inventory);
+}
+
+/** h:mm:ss since the run started */
+export function clockTime(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return `${Math.floor(s / 3600)}:${String(Math.floor(s / 60) % 60).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
+}
+
+const spanText = (s: Span | null): string => (s === null ? '-' : `${clockTime(s.startMs)}-${clockTime(s.endMs)}`);
+
+export function renderRehearsalText(r: Rehearsal): string {
+  const out: string[] = [];
+  out.push(`sanshift simulate: ${r.inventory}`);
+  out.push(r.source === 'engine' ? 'REHEARSAL on the real engine, virtual clock: nothing real is touched (state in a temporary folder, deleted after).' : 'MODEL: a rehearsal of the scheduler on a virtual clock, not of the engine: no host was contacted, nothing real is touched.');
+  for (const n of r.notes) out.push(`  - ${n}`);
+  out.push('');
+  const head = ['VM', 'HOST', 'BUNDLE', 'SIZE', 'T1 DOWN', 'RESYNC', 'T2 DOWN', 'DOWNTIME', 'OUTCOME'];
+  const body = [...r.vms]
+    .sort((a, b) => (a.t1?.startMs ?? Infinity) - (b.t1?.startMs ?? Infinity) || (a.vm < b.vm ? -1 : 1))
+    .map((v) => [v.vm, v.host, String(v.bundle), formatBytes(v.bytes), spanText(v.t1), spanText(v.resync), spanText(v.t2), formatDuration(v.downtimeMs), v.reason === undefined ? v.outcome : `${v.outcome}: ${v.reason}`]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
+  for (const row of [head, ...body]) out.push(row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd());
+  out.push('');
+  const lb = r.lowerBound;
+  out.push(`makespan ${formatDuration(r.makespanMs)} (${clockTime(r.makespanMs)}); lower bound ${formatDuration(lb.ms)} (${lb.ms === lb.longestVmMs ? 'the longest single VM' : `bottleneck ${lb.bottleneck}`}); ratio ${r.ratio.toFixed(3)}`);
+  const t = r.totals;
+  out.push(`${t.vms} VMs in ${r.bundles} bundles: ${t.done} done, ${t.failed} failed; ${t.disks} disks, ${formatBytes(t.bytes)} copied`);
+  out.push(`downtime: ${formatDuration(t.downtimeMs)} in all, ${formatDuration(t.vms === 0 ? 0 : t.downtimeMs / t.vms)} per VM on average, ${formatDuration(t.maxDowntimeMs)} at most`);
+  return `${out.join('\n')}\n`;
+}
+
+export function renderRehearsalJson(r: Rehearsal): string {
+  return `${JSON.stringify(r, null, 2)}\n`;
+}
+
+export interface SimulateArgs {
+  inventory: string;
+  json: boolean;
+}
+
+export async function simulateCommand(args: SimulateArgs, io: Io): Promise<number> {
+  const inventory = await loadInventory(args.inventory);
+  const r = await rehearse(inventory);
+  io.out(args.json ? renderRehearsalJson(r) : renderRehearsalText(r));
+  return r.totals.failed > 0 || r.totals.done < r.totals.vms ? ExitCode.failed : ExitCode.ok;
+}
+
+export const simulateCli: CliCommand = {
+  command: 'simulate',
+  describe: 'rehearse the whole run on a virtual clock: timeline, downtime per VM, makespan against its lower bound; nothing real is touched',
+  builder: (y: Argv) =>
+    y
+      .option('json', { type: 'boolean', default: false, describe: 'print the rehearsal as JSON' })
+      .example('$0 simulate -i examples/fleet/inventory.yaml', 'the real engine on a test-driver fleet of 30 VMs')
+      .example('$0 simulate -i fleet.yaml --json', 'real hosts: the scheduler\'s model, no host contacted'),
+  run: (a, io) => simulateCommand({ inventory: arg.string(a, 'inventory'), json: arg.flag(a, 'json') }, io),
+};
