@@ -3,7 +3,8 @@ import type { CliCommand } from './command.js';
 import { planCli } from './plan.js';
 import { rollbackCli, runCli } from './run.js';
 import { simulateCli } from './simulate.js';
+import { discoverCli } from './discover.js';
 import { reportCli } from './report.js';
 import { statusCli } from './status.js';
 
-export const commands: readonly CliCommand[] = [planCli, simulateCli, runCli, statusCli, rollbackCli, reportCli];
+export const commands: readonly CliCommand[] = [planCli, simulateCli, runCli, statusCli, rollbackCli, reportCli, discoverCli];
