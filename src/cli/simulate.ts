@@ -18,7 +18,7 @@ import { planFleet } from '../plan/fleet-plan.js';
 import { makespanLowerBound, simulateFleet, type LowerBound, type TimelineEvent, type VmTimings } from '../plan/fleet-sim.js';
 import { formatBytes, formatDuration } from '../report/event-lines.js';
 import { VirtualClock } from '../util/clock.js';
-import { InputError } from '../util/errors.js';
+import { ActionError, InputError } from '../util/errors.js';
 import { arg, type CliCommand } from './command.js';
 import { ExitCode } from './exit.js';
 import type { Io } from './io.js';
@@ -217,6 +217,37 @@ export const ENGINE_TIMINGS: VmTimings = { ...DEFAULT_GUEST_TIMES, mirrorSetupMs
 
 const perMirrorKiB = (inv: Inventory): number => Math.min(SIMULATED_DISK_SPEED_KIB, inv.policy.resyncSpeedMaxKiB ?? Infinity);
 
+/**
+ * `work`, or an ActionError when Node runs out of things to do before it settles: on a virtual
+ * clock that means every VM waits for something nothing will ever do (an engine deadlock), and
+ * Node would otherwise exit silently with code 13.
+ */
+export async function untilStalled<T>(work: Promise<T>, describe: () => string): Promise<T> {
+  let onIdle: (() => void) | undefined;
+  const stalled = new Promise<never>((_, reject) => {
+    onIdle = () => reject(new ActionError(`the rehearsal stalled: the engine waits for something that will never happen; ${describe()}`));
+    process.once('beforeExit', onIdle);
+  });
+  try {
+    return await Promise.race([work, stalled]);
+  } finally {
+    if (onIdle !== undefined) process.off('beforeExit', onIdle);
+  }
+}
+
+/** The last thing each unfinished VM did, for a stalled rehearsal. */
+export function stallReport(events: readonly EngineEvent[], vms: readonly string[]): string {
+  const last = new Map<string, string>();
+  const finished = new Set<string>();
+  for (const e of events) {
+    if (!('vm' in e)) continue;
+    if (e.kind === 'vm-finished') finished.add(e.vm);
+    last.set(e.vm, e.kind === 'step-started' || e.kind === 'step-finished' ? `${e.kind} ${e.step}` : e.kind);
+  }
+  const waiting = vms.filter((v) => !finished.has(v)).map((v) => `${v} (last: ${last.get(v) ?? 'nothing'})`);
+  return `unfinished: ${waiting.join(', ')}`;
+}
+
 /** The real engine on the inventory's test-driver hosts, a virtual clock and a temp state folder. */
 export async function rehearseOnEngine(inventory: Inventory): Promise<Rehearsal> {
   const stateDir = mkdtempSync(join(tmpdir(), 'sanshift-simulate-'));
@@ -230,7 +261,7 @@ export async function rehearseOnEngine(inventory: Inventory): Promise<Rehearsal>
     const fleet = fleetVmsFromPlan(inventory, outcome.plan, { defaultSizeBytes: DEFAULT_SIMULATED_SIZE });
     const bundles = planBundles(fleet, inventory.limits);
     const events: EngineEvent[] = [];
-    await runFleet({ plan: outcome.plan, inventory, connections, clock, stateDir, runId, mode: RunMode.migrate, emit: (e) => events.push(e) });
+    await untilStalled(runFleet({ plan: outcome.plan, inventory, connections, clock, stateDir, runId, mode: RunMode.migrate, emit: (e) => events.push(e) }), () => stallReport(events, outcome.plan.vms.map((v) => v.name)));
     const { marks, endMs } = marksFromEngineEvents(events, inventory.policy.pollIntervalMs);
     const lowerBound = makespanLowerBound(fleet, inventory.limits, () => ENGINE_TIMINGS, perMirrorKiB(inventory));
     const notes = [

@@ -6,8 +6,9 @@ import type { Inventory, VmSpec } from '../inventory/types.js';
 import type { FleetDisk, FleetVm } from './bundles.js';
 import type { Plan } from './types.js';
 
-/** The array of a new volume when neither the VM nor a mapping rule names one. */
-export const UNNAMED_ARRAY = '(unnamed)';
+/** The array of a new volume when neither the VM nor a mapping rule names one: its host's own
+ * (as the engine's coordinator counts it), so unnamed volumes of two hosts never share a limit. */
+export const unnamedArrayOf = (host: string): string => `host:${host}`;
 
 /** The disk a VM is assumed to have when the inventory names none (model only). */
 export const ASSUMED_TARGET = 'vda';
@@ -22,7 +23,7 @@ const sizeOf = (vm: VmSpec | undefined, target: string, fallback: number): numbe
 
 /**
  * The VMs of a plan as FleetVms: disks and arrays from the plan (DiskPlan.array), sizes from
- * `simulate.sizes` or the default. VMs already done, and links to VMs outside the plan, are
+ * the plan (read by preflight), else `simulate.sizes`, else the default. VMs already done, and links to VMs outside the plan, are
  * left out: they take no window in this run, so nothing can wait for them or share with them.
  */
 export function fleetVmsFromPlan(inv: Inventory, plan: Plan, options: FleetInputOptions): FleetVm[] {
@@ -36,7 +37,7 @@ export function fleetVmsFromPlan(inv: Inventory, plan: Plan, options: FleetInput
       host: p.host,
       dependsOn: (spec?.dependsOn ?? []).filter((d) => inRun.has(d)),
       antiAffinity: spec?.antiAffinity ?? [],
-      disks: p.disks.map((d) => ({ target: d.target, sizeBytes: sizeOf(spec, d.target, options.defaultSizeBytes), array: d.array ?? UNNAMED_ARRAY })),
+      disks: p.disks.map((d) => ({ target: d.target, sizeBytes: d.sizeBytes ?? sizeOf(spec, d.target, options.defaultSizeBytes), array: d.array ?? unnamedArrayOf(p.host) })),
     };
   });
 }
@@ -52,7 +53,7 @@ export interface ModelFleet {
 /**
  * The VMs of an inventory without reading any domain (the model of `simulate` on real hosts):
  * disks are the targets named in `disks` or `simulate.sizes`, else one assumed disk; the array
- * is the VM's `array`, else the one array all mapping rules name, else UNNAMED_ARRAY.
+ * is the VM's `array`, else the one array all mapping rules name, else the host's (unnamedArrayOf).
  */
 export function fleetVmsFromInventory(inv: Inventory, options: FleetInputOptions): ModelFleet {
   const ruleArrays = new Set(inv.mapping.map((r) => r.array));
@@ -65,7 +66,7 @@ export function fleetVmsFromInventory(inv: Inventory, options: FleetInputOptions
       named.add(ASSUMED_TARGET);
       assumedDisks.push(spec.name);
     }
-    const array = spec.array ?? soleRuleArray ?? UNNAMED_ARRAY;
+    const array = spec.array ?? soleRuleArray ?? unnamedArrayOf(spec.host);
     const disks: FleetDisk[] = [...named].sort().map((target) => {
       if (spec.simulatedSizes?.[target] === undefined) defaultSizes.push(`${spec.name}/${target}`);
       return { target, sizeBytes: sizeOf(spec, target, options.defaultSizeBytes), array };

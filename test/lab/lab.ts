@@ -65,6 +65,13 @@ export interface ContentMap {
   runs: ContentRun[];
 }
 
+/** blocks of an old volume that a scenario overwrote (through a mirror) and a reset restores */
+export interface OldRange {
+  volume: string;
+  atMiB: number;
+  countMiB: number;
+}
+
 export interface LabTimings {
   /** from spawning qemu to the guest saying ready */
   bootMs: number;
@@ -113,6 +120,12 @@ export interface Lab {
    * volumes keep their content. Tenants are started again on their persistent definitions
    * when startTenants is true */
   simulateReboot(opts?: { startTenants?: boolean }): Promise<void>;
+  /** put tenants back as the boot left them, between scenarios: domains destroyed, every md
+   * array stopped, volume tables linear again, new volumes zeros, the given ranges of old
+   * volumes rewritten with their own pattern, the boot definitions redefined, then started */
+  resetTenants(names: readonly string[], opts?: { restoreOld?: readonly OldRange[]; start?: boolean }): Promise<void>;
+  /** md's host-wide resync ceiling (/proc/sys/dev/raid/speed_limit_max), KiB/s */
+  setHostResyncCeiling(kiBs: number): Promise<void>;
   /** kill qemu and everything of this lab; safe to call twice */
   stop(): Promise<void>;
 }
@@ -362,8 +375,35 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
         await lab.restartLibvirtd();
         if (o.startTenants) for (const t of tenants) if (t.start !== false) await guestRun(['virsh', 'start', t.name]);
       },
+      resetTenants: async (names, o = {}) => {
+        const chosen = tenants.filter((t) => names.includes(t.name));
+        if (chosen.length !== names.length) throw new Error(`resetTenants: unknown tenant in ${names.join(',')}`);
+        const running = await runningDomains();
+        await Promise.all(chosen.filter((t) => running.includes(t.name)).map((t) => guestRun(['virsh', 'destroy', t.name])));
+        const mdstat = (await guestRun(['cat', '/proc/mdstat'])).stdout;
+        for (const m of mdstat.matchAll(/^(md\d+) : /gm)) await guestRun(['mdadm', '--stop', `/dev/${m[1]}`]);
+        await guestRun(['rm', '-rf', '/dev/md']);
+        for (const t of chosen) {
+          for (const d of t.disks) {
+            for (const v of [d.oldVolume, d.newVolume]) await loadTable(v, await tableOf(v));
+            // a hole-punched image file reads as zeros through its loop device
+            const img = `/san/${d.newVolume}.img`;
+            await guestRun(['truncate', '-s', '0', img]);
+            await guestRun(['truncate', '-s', `${d.sizeMiB}M`, img]);
+            await guestRun(['blockdev', '--flushbufs', `/dev/mapper/${d.newVolume}`]);
+          }
+        }
+        for (const r of o.restoreOld ?? []) await lab.writePattern(`/dev/mapper/${r.volume}`, r.volume, r.atMiB, r.countMiB);
+        for (const t of chosen) await guestRun(['virsh', 'define', join(runDir, 'tenants', `${t.name}.xml`)]);
+        if (o.start !== false) await Promise.all(chosen.filter((t) => t.start !== false).map((t) => guestRun(['virsh', 'start', t.name])));
+      },
+      setHostResyncCeiling: async (kiBs) => {
+        await guestRun(['tee', '/proc/sys/dev/raid/speed_limit_max'], { input: `${kiBs}\n` });
+      },
       stop,
     };
+    // the boot tables, read while every volume is still linear
+    for (const m of (await guestRun(['dmsetup', 'table'])).stdout.matchAll(/^(\S+): (0 \d+ linear \S+ \d+)$/gm)) bootTables.set(m[1]!, m[2]!);
     return lab;
   } catch (e) {
     await stop();
