@@ -33,10 +33,10 @@ export async function planCommand(args: PlanArgs, io: Io): Promise<number> {
   try {
     const now = new Date(session.clock.now());
     const outcome = await planFleet(session.inventory, session.connections, { vms: args.vm, runId: newRunId(now.getTime()), now });
-    if (args.json) io.out(renderPlanJson(outcome.plan, outcome.problems));
+    if (args.json) io.out(renderPlanJson(outcome.plan, outcome.problems, session.inventory));
     else {
       if (session.connections.rehearsal) io.out(REHEARSAL_BANNER);
-      io.out(renderPlanText(outcome.plan, outcome.problems));
+      io.out(renderPlanText(outcome.plan, outcome.problems, session.inventory));
     }
     if (outcome.problems.length > 0) {
       // Already printed with the plan; the InputError only carries the exit code.
