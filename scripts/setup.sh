@@ -29,8 +29,11 @@ fi
 # npm dependencies: reinstall when package-lock.json changed since the last install.
 stamp=node_modules/.sanshift-installed
 if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
-  say "installing npm dependencies (npm ci)"
-  npm ci --no-audit --no-fund --loglevel=error
+  say "installing npm dependencies"
+  # `npm install` with the lock file, not `npm ci`: npm 11's ci refuses this lock over the
+  # other platforms' optional bindings of unrs-resolver (a jest dependency) that it never
+  # records; install honours the locked versions all the same.
+  npm install --no-save --no-audit --no-fund --loglevel=error
   touch "$stamp"
 fi
 
