@@ -208,7 +208,7 @@ export const runCli: CliCommand = {
     y
       .positional('vm', { type: 'string', array: true, default: [], describe: 'VMs to migrate (default: every VM of the inventory)' })
       .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'do not ask for confirmation (needed when stdin is not a terminal)' })
-      .option('events', { type: 'string', describe: 'also write every event as one JSON object per line to FILE (appended), or - for stdout (docs/events.md)' })
+      .option('events', { type: 'string', nargs: 1, describe: 'also write every event as one JSON object per line to FILE (appended), or - for stdout (docs/events.md)' })
       .example('$0 run -i fleet.yaml', 'migrate every VM of fleet.yaml, after a confirmation')
       .example('$0 run -i fleet.yaml db1 --yes', 'pilot: migrate db1 alone, without asking')
       .example('$0 run -i fleet.yaml --yes --events run.jsonl', 'also log every event as JSON lines to run.jsonl')
@@ -224,7 +224,7 @@ export const rollbackCli: CliCommand = {
       .positional('vm', { type: 'string', describe: 'the VM to roll back' })
       .option('reverse', { type: 'boolean', default: false, describe: 'after a completed migration: migrate the VM back to its old volumes (two restarts)' })
       .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'do not ask for confirmation' })
-      .option('events', { type: 'string', describe: 'also write every event as one JSON object per line to FILE (appended), or - for stdout (docs/events.md)' })
+      .option('events', { type: 'string', nargs: 1, describe: 'also write every event as one JSON object per line to FILE (appended), or - for stdout (docs/events.md)' })
       .example('$0 rollback -i fleet.yaml db1', 'db1 back on its old volumes, mirror gone, definition as before')
       .example('$0 rollback -i fleet.yaml db1 --reverse --yes', 'move a migrated db1 back to its old volumes'),
   run: (a, io) => rollbackCommand({ inventory: arg.string(a, 'inventory'), vm: arg.string(a, 'vm'), reverse: arg.flag(a, 'reverse'), yes: arg.flag(a, 'yes'), stateDir: arg.optString(a, 'state-dir'), events: arg.optString(a, 'events') }, io),
