@@ -153,6 +153,10 @@ async function execute(session: Session, io: Io, vms: string[], mode: RunMode, r
   if (outcome.problems.length > 0) throw new InputError(outcome.problems);
   for (const u of outcome.unreachable) throw u;
   const todo = outcome.plan.vms.filter((v) => v.done !== true);
+  if (todo.length === 0 && mode === RunMode.rollback) {
+    // The planner marks a migrated VM done: its old volumes are stale, so plain rollback must refuse.
+    throw InputError.one({ code: InputErrorCode.wrongState, message: `${outcome.plan.vms.map((v) => v.name).join(', ')} finished ${outcome.plan.vms.length === 1 ? 'its' : 'their'} migration: the old volumes are stale, so a rollback cannot go back to them`, hint: 'to move it back, migrate it back: sanshift rollback --reverse' });
+  }
   if (todo.length === 0) {
     human(`nothing to do: ${outcome.plan.vms.map((v) => v.name).join(', ')} already on ${mode === RunMode.rollback ? 'their old' : 'their new'} volumes\n`);
     return ExitCode.ok;

@@ -136,13 +136,13 @@ test('on a terminal, the live frame replaces the per-event lines', async () => {
   expect(io.stdout).toContain('dns1: up again after');
 });
 
-test('rollback of a VM mid-run is refused after its cutover, and the exit code says so', async () => {
+test('rollback of a migrated VM is refused (exit 2): only --reverse moves it back', async () => {
   const { inventory } = rehearsalCopy();
   expect(await main(['run', '-i', inventory, 'dns1', '--yes'], new RecordingIo())).toBe(0);
   const io = new RecordingIo();
-  const code = await main(['rollback', '-i', inventory, 'dns1', '--yes'], io);
-  expect([0, 1]).toContain(code);
-  expect(io.stdout + io.stderr).toMatch(/nothing to do|--reverse/);
+  expect(await main(['rollback', '-i', inventory, 'dns1', '--yes'], io)).toBe(2);
+  expect(io.stderr).toContain('dns1 finished its migration: the old volumes are stale');
+  expect(io.stderr).toContain('rollback --reverse');
 });
 
 describe('--help', () => {
