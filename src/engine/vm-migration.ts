@@ -17,7 +17,7 @@ import type { VmCoordination, VmSignal, GateKind } from './coordinator.js';
 import type { EventSink } from './events.js';
 import { factsOf, type MigrationFacts } from './facts.js';
 import type { Journal, JournalRecord } from './journal.js';
-import { observeVm, placementOf, type Observation } from './observation.js';
+import { observeVm, type Observation } from './observation.js';
 
 export interface VmContext {
   vm: string;

@@ -76,19 +76,3 @@ export class VirtualClock implements Clock {
     })();
   }
 }
-
-/** Wall time sped up by `factor`: a rehearsal on simulated hosts runs hours of resync in
- * seconds while the engine, its timeouts and its polls keep their real logic. */
-export class AcceleratedClock implements Clock {
-  private readonly t0 = Date.now();
-  constructor(readonly factor: number) {}
-  now(): number {
-    return this.t0 + (Date.now() - this.t0) * this.factor;
-  }
-  sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms / this.factor)));
-  }
-  track<T>(work: Promise<T>): Promise<T> {
-    return work;
-  }
-}
