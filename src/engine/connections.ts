@@ -84,14 +84,17 @@ export class Connections implements PlanPorts {
     if (host.shell === 'simulated') runner = await this.simulatedHost(host);
     else if (host.shell === 'local') runner = new LocalRunner({ host: host.name, sudo: host.sudo });
     else {
-      const controlDir = join(this.options.stateDir, 'ssh');
-      mkdirSync(controlDir, { recursive: true, mode: 0o700 });
+      // ssh's control socket is DIR/%C (40 chars) plus a 17-char temporary suffix, and a Unix
+      // socket path holds 107 bytes: a deep state folder leaves the default (a short /tmp folder)
+      const stateControlDir = join(this.options.stateDir, 'ssh');
+      const controlDir = stateControlDir.length + 1 + 40 + 17 <= 107 ? stateControlDir : undefined;
+      if (controlDir !== undefined) mkdirSync(controlDir, { recursive: true, mode: 0o700 });
       runner = new SshRunner(host.name, {
         destination: host.ssh!,
         ...(host.sshPort === undefined ? {} : { port: host.sshPort }),
         ...(host.sshIdentityFile === undefined ? {} : { identityFile: host.sshIdentityFile }),
         ...(host.sshOptions === undefined ? {} : { options: host.sshOptions }),
-        controlDir,
+        ...(controlDir === undefined ? {} : { controlDir }),
         sudo: host.sudo,
       });
     }
