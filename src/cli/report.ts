@@ -80,7 +80,7 @@ export const reportCli: CliCommand = {
   builder: (y: Argv) =>
     y
       .positional('run', { type: 'string', describe: 'run id (the name of its journal file without .jsonl); default: the latest run' })
-      .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON (docs/report-json.md)' })
+      .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON (docs/journal.md, run report)' })
       .example('$0 report -i fleet.yaml', 'the report of the latest run')
       .example('$0 report -i fleet.yaml 20261124T021500Z-3fa9c1 --json', 'one run, as JSON'),
   run: (a, io) => reportCommand({ inventory: arg.string(a, 'inventory'), run: arg.optString(a, 'run'), json: arg.flag(a, 'json'), stateDir: arg.optString(a, 'state-dir') }, io),
