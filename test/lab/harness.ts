@@ -1,0 +1,269 @@
+// What the lab scenarios and the demo share: sanshift as a real subprocess against the lab,
+// its journal read from outside, and the checks of the end state (content, placement, md).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LAB_DIR, LAB_WORK, type ContentRun, type Lab, type TenantSpec } from './lab.js';
+import { labInventory, type LabInventoryOptions } from './inventory.js';
+
+export const REPO = join(LAB_DIR, '..', '..');
+const SANSHIFT = join(REPO, 'bin', 'sanshift.js');
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A journal record as the scenarios read it (src/engine/journal.ts writes them). */
+export interface Rec {
+  run: string;
+  at: string;
+  kind: string;
+  vm?: string;
+  step?: string;
+  target?: string;
+  detail?: Record<string, unknown>;
+  reason?: string;
+  outcome?: string;
+}
+
+/** One folder per scenario: its inventory and sanshift's state folder (.sanshift) beside it. */
+export class Workspace {
+  readonly dir: string;
+  readonly inventory: string;
+  constructor(readonly name: string, readonly lab: Lab, readonly tenants: readonly TenantSpec[]) {
+    this.dir = join(LAB_WORK, `run-${lab.sshPort}`, 'scenarios', name);
+    rmSync(this.dir, { recursive: true, force: true });
+    mkdirSync(this.dir, { recursive: true });
+    this.inventory = join(this.dir, 'inventory.yaml');
+    this.writeInventory({});
+  }
+
+  writeInventory(o: Partial<LabInventoryOptions>): void {
+    writeFileSync(this.inventory, labInventory({ sshPort: this.lab.sshPort, keyFile: this.lab.keyFile, tenants: this.tenants, ...o }));
+  }
+
+  /** Every journal record of every run, in file order; a torn last line is skipped. */
+  journal(): Rec[] {
+    const runs = join(this.dir, '.sanshift', 'runs');
+    if (!existsSync(runs)) return [];
+    const out: Rec[] = [];
+    for (const f of readdirSync(runs).filter((n) => n.endsWith('.jsonl')).sort()) {
+      for (const line of readFileSync(join(runs, f), 'utf8').split('\n')) {
+        if (line.trim() === '') continue;
+        try { out.push(JSON.parse(line) as Rec); } catch { /* torn by a SIGKILL */ }
+      }
+    }
+    return out;
+  }
+
+  /** Resolves with the first record that matches, polling the journal files. */
+  async waitForRecord(what: string, match: (r: Rec) => boolean, timeoutMs: number, proc?: Sanshift): Promise<Rec> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const hit = this.journal().find(match);
+      if (hit) return hit;
+      if (proc?.exited) throw new Error(`sanshift exited (${proc.exitCode}) before the journal showed ${what}; log ${proc.logFile}`);
+      if (Date.now() > deadline) throw new Error(`the journal did not show ${what} within ${timeoutMs / 1000}s`);
+      await sleep(50);
+    }
+  }
+
+  /** Resolves when `count` records match (a later run hitting the same boundary again). */
+  async waitForCount(what: string, match: (r: Rec) => boolean, count: number, timeoutMs: number, proc?: Sanshift): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (this.journal().filter(match).length >= count) return;
+      if (proc?.exited) throw new Error(`sanshift exited (${proc.exitCode}) before the journal showed ${what}; log ${proc.logFile}`);
+      if (Date.now() > deadline) throw new Error(`the journal did not show ${what} within ${timeoutMs / 1000}s`);
+      await sleep(50);
+    }
+  }
+
+  sanshift(args: string[], o: { echo?: boolean } = {}): Sanshift {
+    return new Sanshift(this, args, o.echo ?? false);
+  }
+}
+
+let runCount = 0;
+
+/** `node bin/sanshift.js ARGS -i INVENTORY`, a real process (SIGKILL is real). */
+export class Sanshift {
+  readonly child: ChildProcess;
+  readonly logFile: string;
+  exited = false;
+  exitCode: number | null = null;
+  readonly done: Promise<number>;
+  readonly startedAt = Date.now();
+
+  constructor(ws: Workspace, readonly args: string[], echo: boolean) {
+    this.logFile = join(ws.dir, `sanshift-${++runCount}-${args[0]}.log`);
+    const fd = openSync(this.logFile, 'w');
+    const argv = [SANSHIFT, ...args, '-i', ws.inventory];
+    writeFileSync(fd, `$ sanshift ${args.join(' ')} -i ${ws.inventory}\n`);
+    this.child = spawn(process.execPath, argv, { cwd: ws.dir, stdio: ['ignore', echo ? 'pipe' : fd, echo ? 'pipe' : fd] });
+    if (echo) {
+      for (const s of [this.child.stdout, this.child.stderr]) s?.on('data', (b: Buffer) => { process.stdout.write(b); writeFileSync(this.logFile, b, { flag: 'a' }); });
+    }
+    closeSync(fd);
+    this.done = new Promise((resolve) => this.child.once('exit', (code, signal) => {
+      this.exited = true;
+      this.exitCode = code ?? (signal === 'SIGKILL' ? 137 : 128);
+      resolve(this.exitCode);
+    }));
+  }
+
+  async kill(): Promise<void> {
+    if (!this.exited && this.child.pid) process.kill(this.child.pid, 'SIGKILL');
+    await this.done;
+  }
+
+  /** waits for the exit; past timeoutMs, SIGKILLs it and throws */
+  async finish(timeoutMs: number): Promise<number> {
+    const timer = sleep(timeoutMs).then(() => 'timeout' as const);
+    const r = await Promise.race([this.done, timer]);
+    if (r === 'timeout') {
+      await this.kill();
+      throw new Error(`sanshift ${this.args.join(' ')} did not finish within ${timeoutMs / 1000}s; log ${this.logFile}`);
+    }
+    return r;
+  }
+
+  log(): string {
+    return readFileSync(this.logFile, 'utf8');
+  }
+}
+
+/** What a check found wrong, if anything. */
+export type Problems = string[];
+
+export interface Write {
+  tag: string;
+  atMiB: number;
+  countMiB: number;
+}
+
+/** The runs a volume's content map must show: its own pattern, overlaid by the writes. */
+export function expectedRuns(volume: string, sizeMiB: number, writes: readonly Write[]): ContentRun[] {
+  const tags: string[] = Array.from({ length: sizeMiB }, () => volume);
+  for (const w of writes) for (let i = w.atMiB; i < w.atMiB + w.countMiB; i++) tags[i] = w.tag;
+  const runs: ContentRun[] = [];
+  tags.forEach((tag, i) => {
+    const last = runs[runs.length - 1];
+    if (last && last.tag === tag && last.toMiB === i) last.toMiB = i + 1;
+    else runs.push({ tag, fromMiB: i, toMiB: i + 1, intact: true });
+  });
+  return runs;
+}
+
+const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+
+/** NEW of every disk of the tenants holds OLD's original content plus the writes made to it. */
+export async function checkNewContent(lab: Lab, tenants: readonly TenantSpec[], writes: ReadonlyMap<string, Write[]>): Promise<Problems> {
+  const problems: Problems = [];
+  for (const t of tenants) {
+    for (const d of t.disks) {
+      const want = expectedRuns(d.oldVolume, d.sizeMiB, writes.get(d.newVolume) ?? []);
+      const map = await lab.contentMap(`/dev/mapper/${d.newVolume}`);
+      if (!same(map.runs, want)) problems.push(`${d.newVolume} holds ${JSON.stringify(map.runs)}, expected ${JSON.stringify(want)}`);
+    }
+  }
+  return problems;
+}
+
+/** the block sources of a domain, live or from its persistent definition */
+export async function sources(lab: Lab, vm: string, inactive: boolean): Promise<string[]> {
+  const out = await lab.virsh(['domblklist', ...(inactive ? ['--inactive'] : []), vm]);
+  return out.split('\n').slice(2).map((l) => l.trim().split(/\s+/)[1] ?? '').filter((s) => s.startsWith('/'));
+}
+
+/** The state of (a): runs on NEW, defined on NEW, no sanshift metadata left, no md array. */
+export async function checkMigrated(lab: Lab, tenants: readonly TenantSpec[], opts: { expectRunning?: boolean } = {}): Promise<Problems> {
+  const problems: Problems = [];
+  for (const t of tenants) {
+    const news = t.disks.map((d) => `/dev/mapper/${d.newVolume}`);
+    const state = await lab.domainState(t.name);
+    if ((opts.expectRunning ?? true) && state !== 'running') problems.push(`${t.name} is ${state}, not running`);
+    if (state === 'running' && !same(await sources(lab, t.name, false), news)) problems.push(`${t.name} runs on ${(await sources(lab, t.name, false)).join(',')}, not on NEW`);
+    if (!same(await sources(lab, t.name, true), news)) problems.push(`${t.name}'s persistent definition is on ${(await sources(lab, t.name, true)).join(',')}, not on NEW`);
+    for (const flag of state === 'running' ? [[], ['--inactive']] : [['--inactive']]) {
+      const xml = await lab.virsh(['dumpxml', ...flag, t.name]);
+      if (/sanshift/i.test(xml)) problems.push(`${t.name}'s ${flag.length ? 'inactive' : 'live'} XML still holds sanshift metadata`);
+    }
+  }
+  const mdstat = await lab.mdstat();
+  if (/^md\d+ :/m.test(mdstat)) problems.push(`md arrays left: ${mdstat.trim()}`);
+  return problems;
+}
+
+/** The tenant is back on OLD as before: running on OLD, its original definition, no mirror. */
+export async function checkOnOld(lab: Lab, t: TenantSpec, originalInactiveXml: string): Promise<Problems> {
+  const problems: Problems = [];
+  const olds = t.disks.map((d) => `/dev/mapper/${d.oldVolume}`);
+  const state = await lab.domainState(t.name);
+  if (state !== 'running') problems.push(`${t.name} is ${state}, not running`);
+  else if (!same(await sources(lab, t.name, false), olds)) problems.push(`${t.name} runs on ${(await sources(lab, t.name, false)).join(',')}, not on OLD`);
+  const now = await lab.virsh(['dumpxml', '--inactive', t.name]);
+  if (now !== originalInactiveXml) problems.push(`${t.name}'s definition differs from the original:\n--- before\n${originalInactiveXml}\n--- after\n${now}`);
+  const mdstat = await lab.mdstat();
+  if (/^md\d+ :/m.test(mdstat)) problems.push(`md arrays left: ${mdstat.trim()}`);
+  return problems;
+}
+
+/** md kernel name behind /dev/md/NAME and whether it is recovering now, in one ssh call */
+export async function mirrorState(lab: Lab, mirror: string): Promise<{ kernelName: string | null; recovering: boolean; mdstat: string }> {
+  const r = await lab.ssh(['sh', '-c', `readlink -f ${mirror} 2>/dev/null; echo ---; cat /proc/mdstat`]);
+  const [link = '', mdstat = ''] = r.stdout.split('---\n');
+  const kernelName = /^\/dev\/(md\d+)$/.exec(link.trim())?.[1] ?? null;
+  if (kernelName === null) return { kernelName, recovering: false, mdstat };
+  const block = mdstat.split(/\n(?=md\d+ :)/).find((b) => b.startsWith(`${kernelName} :`)) ?? '';
+  return { kernelName, recovering: /recovery =/.test(block), mdstat };
+}
+
+/** Downtime per VM and window from the journal: from a shutdown's result to the next start's. */
+export function downtimesFromJournal(records: readonly Rec[]): Map<string, { window: string; ms: number }[]> {
+  const out = new Map<string, { window: string; ms: number }[]>();
+  const downAt = new Map<string, { at: number; window: string }>();
+  for (const r of records) {
+    if (r.kind !== 'result' || !r.vm) continue;
+    if (r.step === 'shutdown-vm') downAt.set(r.vm, { at: Date.parse(r.at), window: String(r.detail?.['phase'] ?? '?') });
+    if (r.step === 'start-on-mirror' || r.step === 'start-on-new' || r.step === 'start-on-old') {
+      const d = downAt.get(r.vm);
+      if (d) {
+        out.set(r.vm, [...(out.get(r.vm) ?? []), { window: d.window, ms: Date.parse(r.at) - d.at }]);
+        downAt.delete(r.vm);
+      }
+    }
+  }
+  return out;
+}
+
+export interface MidResyncWrites {
+  /** new volume → the writes NEW must hold after the cutover */
+  writes: Map<string, Write[]>;
+  /** old volume ranges overwritten through the mirrors (a reset restores them) */
+  dirtied: { volume: string; atMiB: number; countMiB: number }[];
+  /** per mirror: was it still resyncing after the writes? */
+  landedMidResync: Map<string, boolean>;
+  /** /proc/mdstat and mdadm --detail of each mirror right after its writes */
+  seen: Map<string, { mdstat: string; detail: string }>;
+}
+
+/** Writes a pattern through every mirror of the tenant once it resyncs, as the tenant would:
+ * one range behind the resync point (md writes both legs) and one ahead of it (md copies it
+ * later). Waits up to timeoutMs for each mirror to appear. */
+export async function writeDuringResync(lab: Lab, t: TenantSpec, timeoutMs: number, out: MidResyncWrites = { writes: new Map(), dirtied: [], landedMidResync: new Map(), seen: new Map() }): Promise<MidResyncWrites> {
+  await Promise.all(t.disks.map(async (d) => {
+    const mirror = `/dev/md/ss-${t.name}-${d.target}`;
+    const deadline = Date.now() + timeoutMs;
+    while (!(await mirrorState(lab, mirror)).recovering) {
+      if (Date.now() > deadline) throw new Error(`${mirror} was never seen resyncing`);
+      await sleep(300);
+    }
+    const tag = `w-${t.name}-${d.target}`;
+    const ranges: Write[] = [{ tag, atMiB: 1, countMiB: 2 }, { tag, atMiB: d.sizeMiB - 5, countMiB: 3 }];
+    for (const w of ranges) await lab.writePattern(mirror, w.tag, w.atMiB, w.countMiB);
+    const after = await mirrorState(lab, mirror);
+    out.landedMidResync.set(mirror, after.recovering);
+    out.seen.set(mirror, { mdstat: after.mdstat, detail: (await lab.ssh(['mdadm', '--detail', mirror])).stdout });
+    out.writes.set(d.newVolume, ranges);
+    for (const w of ranges) out.dirtied.push({ volume: d.oldVolume, atMiB: w.atMiB, countMiB: w.countMiB });
+  }));
+  return out;
+}
