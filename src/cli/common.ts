@@ -24,7 +24,7 @@ export async function openSession(inventoryFile: string, stateDirOption?: string
   // and the times it reports (downtime, resync) are those of the simulated fleet.
   const clock = simulated ? new VirtualClock(Date.now()) : wallClock;
   const stateDir = stateDirFor(inventoryFile, stateDirOption);
-  const connections = new Connections(inventory, { clock, stateDir, ...(simulated ? { guestTimes: DEFAULT_GUEST_TIMES } : {}) });
+  const connections = new Connections(inventory, { clock, stateDir, ...(simulated ? { guestTimes: DEFAULT_GUEST_TIMES, rehearsalDir: join(stateDir, 'rehearsal') } : {}) });
   return { inventory, connections, clock, stateDir };
 }
 

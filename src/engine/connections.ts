@@ -2,7 +2,7 @@
 // connection per URI, one command runner per host. Hosts with `shell: simulated` get a
 // simulated md host whose volumes are derived from the domains and the inventory, and a
 // hypervisor wrapper that tells that host when a domain holds a mirror open.
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { listDisks } from '../domain/index.js';
 import { LocalRunner } from '../host/local.js';
@@ -38,6 +38,8 @@ export interface ConnectionOptions {
   simulated?: Map<string, SimulatedHost>;
   /** guest power-off and boot times on simulated hosts (default: none, for tests) */
   guestTimes?: SimulatedGuestTimes;
+  /** where a rehearsal keeps its simulated fleet between commands (see saveRehearsal) */
+  rehearsalDir?: string;
 }
 
 export class Connections implements PlanPorts {
@@ -59,10 +61,21 @@ export class Connections implements PlanPorts {
     return Object.values(this.inventory.hosts).some((h) => h.shell === 'simulated');
   }
 
+  /** A rehearsal host resumes from the fleet its last command left, when there is one. */
+  private uriOf(host: HostSpec): string {
+    const saved = this.savedNodeFile(host);
+    return saved !== undefined && existsSync(saved) ? `test://${saved}` : host.uri;
+  }
+
+  private savedNodeFile(host: HostSpec): string | undefined {
+    if (this.options.rehearsalDir === undefined || host.shell !== 'simulated' || !host.uri.startsWith('test:///') || host.uri === 'test:///default') return undefined;
+    return join(this.options.rehearsalDir, `${host.name}.node.xml`);
+  }
+
   hypervisor(host: HostSpec): Hypervisor {
     let w = this.wrapped.get(host.name);
     if (w === undefined) {
-      const hv = tracked(this.pool.get(host.name, host.uri), this.options.clock);
+      const hv = tracked(this.pool.get(host.name, this.uriOf(host)), this.options.clock);
       w = host.shell !== 'simulated' ? hv : new MirrorOpenTracker(hv, () => this.simulated.get(host.name), this.options.clock, this.options.guestTimes ?? { shutdownMs: 0, bootMs: 0 });
       this.wrapped.set(host.name, w);
     }
@@ -111,16 +124,49 @@ export class Connections implements PlanPorts {
     const known = this.simulated.get(host.name);
     if (known !== undefined) return known;
     const sim = new SimulatedHost({ host: host.name, now: () => this.options.clock.now() });
-    for (const v of await simulatedVolumes(this.inventory, host, this.pool.get(host.name, host.uri))) sim.addVolume(v);
+    const savedVolumes = this.savedNodeFile(host)?.replace(/\.node\.xml$/, '.volumes.json');
+    const volumes =
+      savedVolumes !== undefined && existsSync(savedVolumes)
+        ? (JSON.parse(readFileSync(savedVolumes, 'utf8')) as SimVolumeSpec[])
+        : await simulatedVolumes(this.inventory, host, this.pool.get(host.name, this.uriOf(host)));
+    for (const v of volumes) sim.addVolume(v);
     this.simulated.set(host.name, sim);
     return sim;
   }
 
   async close(): Promise<void> {
+    await this.saveRehearsal();
     await Promise.all([...this.runners.values()].map((r) => r.close()));
     await this.pool.closeAll();
   }
+
+  /**
+   * libvirt's test driver keeps its state in the process, so a rehearsal would forget every
+   * change between two commands. Each command therefore leaves the simulated fleet as a host
+   * would find it after a reboot: every domain's persistent definition and whether it runs,
+   * and the host's volumes. (Mirrors do not survive, as on a real host; the engine treats that
+   * like a host reboot in mid-resync.)
+   */
+  private async saveRehearsal(): Promise<void> {
+    for (const host of Object.values(this.inventory.hosts)) {
+      const file = this.savedNodeFile(host);
+      if (file === undefined || !this.wrapped.has(host.name)) continue;
+      const hv = this.pool.get(host.name, this.uriOf(host));
+      const domains: string[] = [];
+      for (const name of await hv.listDomains()) {
+        const st = await hv.lookup(name);
+        const xml = (await hv.inactiveXml(name)).replace(/^<domain type='test'[^>]*>/, `<domain type='test' xmlns:test='${TEST_NS}'>`);
+        domains.push(st?.id === null ? xml.replace(/<\/domain>\s*$/, `  <test:runstate>5</test:runstate>\n</domain>`) : xml);
+      }
+      mkdirSync(this.options.rehearsalDir!, { recursive: true });
+      writeFileSync(file, `<node>\n${domains.join('\n')}\n</node>\n`);
+      const sim = this.simulated.get(host.name);
+      if (sim !== undefined) writeFileSync(file.replace(/\.node\.xml$/, '.volumes.json'), `${JSON.stringify(sim.volumeSpecs(), null, 1)}\n`);
+    }
+  }
 }
+
+const TEST_NS = 'http://libvirt.org/schemas/domain/test/1.0';
 
 /** The volumes a simulated host has: every block source of its domains (the old SAN) and
  * every new volume the inventory maps them to, each the size the inventory gives. */

@@ -179,6 +179,11 @@ export class SimulatedHost implements CommandRunner {
     });
   }
 
+  /** The volumes this host has, as they were added (for saving a rehearsal's state). */
+  volumeSpecs(): SimVolumeSpec[] {
+    return [...this.volumes.values()].map((v) => ({ ...v.spec }));
+  }
+
   /** Something opened the volume exclusively (a mount, LVM, another md): mdadm gets EBUSY. */
   markInUse(path: string, inUse = true): void {
     this.volume(path).inUse = inUse;
