@@ -29,8 +29,20 @@ async function runOk(runner: CommandRunner, argv: string[], doing: string, input
 }
 
 /** mdadm --build MD --level 1 --raid-disks=2 OLD missing */
+// mdadm picks the first free md minor and then claims it: two builds at once on one host pick
+// the same minor, and one fails (md_set_array_info: Invalid argument) or takes the other's name
+// (seen in the lab). So array creation and removal run one at a time per host runner.
+const mdChanges = new WeakMap<CommandRunner, Promise<unknown>>();
+
+function oneAtATime<T>(runner: CommandRunner, fn: () => Promise<T>): Promise<T> {
+  const before = mdChanges.get(runner) ?? Promise.resolve();
+  const mine = before.then(fn, fn);
+  mdChanges.set(runner, mine.catch(() => undefined));
+  return mine;
+}
+
 export async function buildMirror(runner: CommandRunner, mdPath: string, oldPath: string): Promise<CommandResult> {
-  return runOk(runner, buildMirrorArgv(mdPath, oldPath), `build mirror ${mdPath} over ${oldPath}`);
+  return oneAtATime(runner, () => runOk(runner, buildMirrorArgv(mdPath, oldPath), `build mirror ${mdPath} over ${oldPath}`));
 }
 
 /** mdadm --add MD NEW: the resync (recovery) onto NEW starts at once */
@@ -39,7 +51,7 @@ export async function addLeg(runner: CommandRunner, mdPath: string, newPath: str
 }
 
 export async function stopMirror(runner: CommandRunner, mdPath: string): Promise<CommandResult> {
-  return runOk(runner, stopMirrorArgv(mdPath), `stop mirror ${mdPath}`);
+  return oneAtATime(runner, () => runOk(runner, stopMirrorArgv(mdPath), `stop mirror ${mdPath}`));
 }
 
 export async function failLeg(runner: CommandRunner, mdPath: string, legPath: string): Promise<CommandResult> {
