@@ -1,6 +1,7 @@
 // `sanshift plan`: the dry run. Reads everything, changes nothing, prints the plan.
 import type { Argv } from 'yargs';
 import { newRunId } from '../engine/journal.js';
+import { historyReader } from '../engine/run.js';
 import { planFleet } from '../plan/fleet-plan.js';
 import { renderPlanJson, renderPlanText } from '../report/plan-view.js';
 import { InputError } from '../util/errors.js';
@@ -32,7 +33,8 @@ export async function planCommand(args: PlanArgs, io: Io): Promise<number> {
   const session = await openSession(args.inventory, args.stateDir);
   try {
     const now = new Date(session.clock.now());
-    const outcome = await planFleet(session.inventory, session.connections, { vms: args.vm, runId: newRunId(now.getTime()), now });
+    // The journals say which VMs are mid-way (planned from their original definition) or done.
+    const outcome = await planFleet(session.inventory, session.connections, { vms: args.vm, runId: newRunId(now.getTime()), now, history: historyReader(session.stateDir) });
     if (args.json) io.out(renderPlanJson(outcome.plan, outcome.problems, session.inventory));
     else {
       if (session.connections.rehearsal) io.out(REHEARSAL_BANNER);
