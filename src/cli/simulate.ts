@@ -22,9 +22,10 @@ import { ActionError, InputError } from '../util/errors.js';
 import { arg, type CliCommand } from './command.js';
 import { ExitCode } from './exit.js';
 import type { Io } from './io.js';
+import { DEFAULT_DISK_SPEED_KIBS } from '../host/simulated.js';
 
-/** How fast one simulated disk copies, KiB/s: SimulatedHost's default diskSpeedKiBs (src/host/simulated.ts). */
-export const SIMULATED_DISK_SPEED_KIB = 200_000;
+/** The simulated host's disk speed: the rehearsal and the model copy alike. */
+export const SIMULATED_DISK_SPEED_KIB = DEFAULT_DISK_SPEED_KIBS;
 
 /** The model's timings: the simulated guests' power-off and boot, and a few seconds of md commands. */
 export const MODEL_TIMINGS: VmTimings = { ...DEFAULT_GUEST_TIMES, mirrorSetupMs: 3_000, mirrorStopMs: 3_000 };
@@ -152,11 +153,15 @@ export function marksFromEngineEvents(events: readonly EngineEvent[], pollInterv
   };
   const lastProgress = new Map<string, number>();
   const cutover = new Map<string, number>();
+  const synced = new Map<string, number>();
   for (const e of events) {
     const t = e.at - start;
     switch (e.kind) {
       case 'progress':
         lastProgress.set(e.vm, t);
+        break;
+      case 'resync-ended':
+        synced.set(e.vm, t);
         break;
       case 'down':
         if (e.window === 'T1') of(e.vm).t1Down ??= t;
@@ -185,7 +190,8 @@ export function marksFromEngineEvents(events: readonly EngineEvent[], pollInterv
   for (const [vm, checked] of cutover) {
     const m = of(vm);
     const lastSeen = lastProgress.get(vm) ?? m.t1Up;
-    m.resyncEnd = lastSeen === undefined ? checked : Math.min(checked, lastSeen + pollIntervalMs);
+    // the engine says when it saw every mirror in sync; older journals only let us infer it
+    m.resyncEnd = synced.get(vm) ?? (lastSeen === undefined ? checked : Math.min(checked, lastSeen + pollIntervalMs));
   }
   return { marks, startMs: 0, endMs: end - start };
 }

@@ -11,7 +11,6 @@ import type { CommandRunner } from '../host/runner.js';
 import type { Limits } from '../inventory/types.js';
 import { planBundles, type BundlePlan, type FleetVm } from '../plan/bundles.js';
 import { RollingScheduler } from '../plan/scheduler.js';
-import type { VmPlan } from '../plan/types.js';
 import { errorMessage } from '../util/errors.js';
 import type { EventSink } from './events.js';
 
@@ -46,21 +45,6 @@ interface VmStage {
 }
 
 const freshStage = (): VmStage => ({ downT1: false, mirrorReady: false, upT1: false, synced: false, downT2: false, readyT2: false, upT2: false, finished: false, failed: false });
-
-/** Disks of unknown size count as this much when the scheduler weighs bundles. */
-const UNKNOWN_SIZE = 20 * 1024 ** 3;
-
-export function fleetVmsOf(plans: readonly VmPlan[], dependsOn: (vm: string) => readonly string[], antiAffinity: (vm: string) => readonly string[]): FleetVm[] {
-  const inRun = new Set(plans.map((p) => p.name));
-  return plans.map((p) => ({
-    name: p.name,
-    host: p.host,
-    // dependencies outside this run are not touched by it: they stay up
-    dependsOn: dependsOn(p.name).filter((d) => inRun.has(d)),
-    antiAffinity: antiAffinity(p.name),
-    disks: p.disks.map((d) => ({ target: d.target, sizeBytes: d.sizeBytes ?? UNKNOWN_SIZE, array: d.array ?? `host:${p.host}` })),
-  }));
-}
 
 export class Coordinator {
   readonly bundles: BundlePlan;

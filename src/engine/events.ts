@@ -6,6 +6,7 @@ export type EngineEvent =
   | { kind: 'step-started'; at: number; vm: string; step: string; target?: string; summary: string }
   | { kind: 'step-finished'; at: number; vm: string; step: string; target?: string; ms: number }
   | { kind: 'progress'; at: number; vm: string; percent: number; speedKiBs: number | null; etaSeconds: number | null; doneBytes: number; totalBytes: number }
+  | { kind: 'resync-ended'; at: number; vm: string; targets: string[]; bytes: number | null }
   | { kind: 'note'; at: number; vm: string; text: string }
   | { kind: 'down'; at: number; vm: string; window: 'T1' | 'T2' | 'rollback' }
   | { kind: 'up'; at: number; vm: string; window: 'T1' | 'T2' | 'rollback'; downMs: number }

@@ -13,7 +13,9 @@ import { HostPoller } from './host-poller.js';
 import { Journal, readAllJournals, type JournalRecord } from './journal.js';
 import { claimVm, releaseVm } from './lock.js';
 import { VmMigration, type VmOutcome } from './vm-migration.js';
-import { Coordinator, fleetVmsOf } from './coordinator.js';
+import { Coordinator } from './coordinator.js';
+import { DEFAULT_SIMULATED_SIZE } from './connections.js';
+import { fleetVmsFromPlan } from '../plan/fleet-input.js';
 import { observeVm } from './observation.js';
 
 export const RunMode = {
@@ -113,11 +115,10 @@ async function coordinatorFor(o: FleetRunOptions, vms: readonly VmPlan[]): Promi
     }
   }
   if (fresh.length === 0) return undefined;
-  const specs = new Map(o.inventory.vms.map((v) => [v.name, v]));
   const mirrorOf = new Map(vms.flatMap((v) => v.disks.map((d) => [`${v.name}/${d.target}`, d.mirror] as const)));
   const speedQueue = new PQueue({ concurrency: 1 });
   return new Coordinator(
-    fleetVmsOf(fresh, (n) => specs.get(n)?.dependsOn ?? [], (n) => specs.get(n)?.antiAffinity ?? []),
+    fleetVmsFromPlan(o.inventory, { ...o.plan, vms: fresh }, { defaultSizeBytes: DEFAULT_SIMULATED_SIZE }),
     o.inventory.limits,
     {
       ...(o.inventory.policy.resyncSpeedMaxKiB === undefined ? {} : { resyncSpeedMaxKiB: o.inventory.policy.resyncSpeedMaxKiB }),

@@ -164,6 +164,19 @@ export class VmMigration {
     return this.defs;
   }
 
+  /** Journals (and announces) once per attempt that every mirror reached sync. */
+  private resyncRecorded = false;
+  private recordResyncEnded(): void {
+    if (this.resyncRecorded) return;
+    this.resyncRecorded = true;
+    const sizes = this.ctx.disks.map((d) => d.sizeBytes);
+    const bytes = sizes.every((b): b is number => b !== undefined) ? sizes.reduce((a, b) => a + b, 0) : null;
+    const targets = this.ctx.disks.map((d) => d.target);
+    this.log({ kind: 'result', vm: this.ctx.vm, step: 'wait-for-resync', detail: { resyncBytes: bytes, targets } });
+    this.ctx.emit({ kind: 'resync-ended', at: this.ctx.clock.now(), vm: this.ctx.vm, targets, bytes });
+    this.signal({ kind: 'synced', targets });
+  }
+
   private signal(s: VmSignal): void {
     this.ctx.coordination?.signal(s);
   }
@@ -210,7 +223,7 @@ export class VmMigration {
         this.signal({ kind: 'down-t1' });
         return;
       case ActionKind.shutdownForCutover:
-        this.signal({ kind: 'synced', targets: this.ctx.disks.map((d) => d.target) });
+        this.recordResyncEnded();
         await this.gate('t2-shutdown');
         // Re-observe after the wait: I3 must hold at the moment of the cutover, not before it.
         if (!(await this.stillReadyForCutover(action.id))) return;
@@ -223,6 +236,7 @@ export class VmMigration {
         return;
       case ActionKind.buildMirror: {
         const d = this.disk(action.target);
+        this.resyncRecorded = false;
         await this.step('build-mirror', `build ${d.mirror} over ${d.old}`, async () => {
           await buildMirror(runner, d.mirror, d.old);
           const [md, old, nu] = await resolvePaths(runner, [d.mirror, d.old, d.new]);
@@ -270,7 +284,7 @@ export class VmMigration {
         await this.waitForResync(obs);
         return;
       case ActionKind.defineOnNew:
-        this.signal({ kind: 'synced', targets: this.ctx.disks.map((d) => d.target) });
+        this.recordResyncEnded();
         await this.step('define-on-new', `define ${vm} on its new volumes`, () => hv.define(this.definitions().onNew));
         return;
       case ActionKind.stopMirror: {

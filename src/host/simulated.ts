@@ -3,6 +3,9 @@
 // Unknown commands exit 127, so nothing silently succeeds.
 import type { CommandResult, CommandRunner, RunOptions } from './runner.js';
 
+/** How fast a simulated disk copies when nothing caps it, KiB/s (about 195 MiB/s). */
+export const DEFAULT_DISK_SPEED_KIBS = 200_000;
+
 export interface SimVolumeSpec {
   /** the path operators use: /dev/mapper/old-vm1 */
   path: string;
@@ -158,7 +161,7 @@ export class SimulatedHost implements CommandRunner {
     this.host = options.host ?? 'sim';
     this.now = options.now;
     this.lastSettleMs = options.now();
-    this.diskSpeedKiBs = options.diskSpeedKiBs ?? 200000;
+    this.diskSpeedKiBs = options.diskSpeedKiBs ?? DEFAULT_DISK_SPEED_KIBS;
     this.systemSpeedMaxKiBs = options.systemSpeedMaxKiBs ?? 200000;
     this.systemSpeedMinKiBs = options.systemSpeedMinKiBs ?? 1000;
     this.hostBandwidthKiBs = options.hostBandwidthKiBs ?? null;

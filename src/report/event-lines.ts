@@ -34,6 +34,7 @@ const formatters: { [K in EngineEventKind]: Formatter<K> } = {
   'step-started': (e) => `${e.vm}: ${e.summary}`,
   'step-finished': () => null,
   progress: (e) => `${e.vm}: resync ${e.percent.toFixed(1)}% of ${formatBytes(e.totalBytes)} at ${formatSpeed(e.speedKiBs)}, ETA ${e.etaSeconds === null ? '-' : duration(e.etaSeconds * 1000)}`,
+  'resync-ended': (e) => `${e.vm}: every mirror in sync${e.bytes === null ? '' : ` (${formatBytes(e.bytes)} copied)`}`,
   note: (e) => `${e.vm}: ${e.text}`,
   down: (e) => `${e.vm}: down (${e.window})`,
   up: (e) => `${e.vm}: up again after ${duration(e.downMs)} down (${e.window})`,

@@ -109,6 +109,8 @@ export function reduceFleet(state: FleetLiveState, e: EngineEvent): FleetLiveSta
       return s;
     case 'progress':
       return updateVm(s, e.vm, (v) => ({ ...v, stage: VmStage.resync, doing: 'resync', percent: e.percent, speedKiBs: e.speedKiBs, etaSeconds: e.etaSeconds, doneBytes: e.doneBytes, totalBytes: e.totalBytes, lastProgressAt: e.at, etaAtLastProgress: e.etaSeconds }));
+    case 'resync-ended':
+      return updateVm(s, e.vm, (v) => ({ ...v, percent: 100, etaSeconds: 0, speedKiBs: null, doing: 'in sync, waiting for its T2 window', doneBytes: e.bytes ?? Math.max(v.doneBytes, v.totalBytes), totalBytes: e.bytes ?? v.totalBytes }));
     case 'note':
       return updateVm(s, e.vm, (v) => ({ ...v, doing: e.text }));
     case 'down':
