@@ -46,6 +46,7 @@ export class Connections implements PlanPorts {
   readonly pool: HypervisorPool;
   readonly simulated: Map<string, SimulatedHost>;
   private readonly runners = new Map<string, CommandRunner>();
+  private readonly trackedRunners = new Map<string, CommandRunner>();
   private readonly wrapped = new Map<string, Hypervisor>();
 
   constructor(
@@ -115,9 +116,15 @@ export class Connections implements PlanPorts {
     return runner;
   }
 
-  /** The runner as the engine uses it: its I/O tracked by the clock. */
+  /** The runner as the engine uses it: its I/O tracked by the clock. One object per host, so
+   * that what is serialised per runner (md array creation, src/host/md.ts) is per host. */
   async trackedRunner(host: HostSpec): Promise<CommandRunner> {
-    return tracked(await this.runnerOrThrow(host), this.options.clock);
+    let t = this.trackedRunners.get(host.name);
+    if (t === undefined) {
+      t = tracked(await this.runnerOrThrow(host), this.options.clock);
+      this.trackedRunners.set(host.name, t);
+    }
+    return t;
   }
 
   private async simulatedHost(host: HostSpec): Promise<SimulatedHost> {

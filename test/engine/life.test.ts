@@ -44,3 +44,27 @@ describe('the life of a VM on the test driver and the simulated host', () => {
     expect(await fleet.hv().liveXml('web1')).toBe(before);
   });
 });
+
+describe('md array creation on one host', () => {
+  it('never runs two mdadm --build or --stop at once on a host (they race for the same md minor)', async () => {
+    const fleet = new Fleet();
+    const sim = await fleet.sim();
+    const run = sim.run.bind(sim);
+    let inFlight = 0;
+    let most = 0;
+    sim.run = async (argv, options) => {
+      const creating = argv[0] === 'mdadm' && (argv[1] === '--build' || argv[1] === '--stop');
+      if (creating) most = Math.max(most, ++inFlight);
+      try {
+        // give a concurrent build every chance to overlap
+        if (creating) await new Promise((r) => setImmediate(r));
+        return await run(argv, options);
+      } finally {
+        if (creating) inFlight--;
+      }
+    };
+    const summary = await fleet.run(['web1', 'db1', 'dns1']);
+    expect(summary.results.every((r) => r.outcome.outcome === 'done')).toBe(true);
+    expect(most).toBe(1);
+  });
+});
