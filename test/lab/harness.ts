@@ -257,9 +257,11 @@ export async function writeDuringResync(lab: Lab, t: TenantSpec, timeoutMs: numb
       await sleep(300);
     }
     const tag = `w-${t.name}-${d.target}`;
-    const ranges: Write[] = [{ tag, atMiB: 1, countMiB: 2 }, { tag, atMiB: d.sizeMiB - 5, countMiB: 3 }];
-    for (const w of ranges) await lab.writePattern(mirror, w.tag, w.atMiB, w.countMiB);
+    // ahead of the resync point first: md must still copy it, so it has to land mid-resync
+    const ranges: Write[] = [{ tag, atMiB: d.sizeMiB - 5, countMiB: 3 }, { tag, atMiB: 1, countMiB: 2 }];
+    await lab.writePattern(mirror, tag, ranges[0]!.atMiB, ranges[0]!.countMiB);
     const after = await mirrorState(lab, mirror);
+    await lab.writePattern(mirror, tag, ranges[1]!.atMiB, ranges[1]!.countMiB);
     out.landedMidResync.set(mirror, after.recovering);
     out.seen.set(mirror, { mdstat: after.mdstat, detail: (await lab.ssh(['mdadm', '--detail', mirror])).stdout });
     out.writes.set(d.newVolume, ranges);

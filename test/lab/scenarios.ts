@@ -48,10 +48,10 @@ async function writeDuringResync(ctx: Ctx, t: TenantSpec, writes: Map<string, Wr
   }
   for (const [k, v] of w.writes) writes.set(k, v);
   ctx.dirtied.push(...w.dirtied);
-  const first = [...w.seen.values()][0];
+  const first = [...w.seen.entries()][0];
   if (captureAs && first) {
-    capture(`${captureAs}.mdstat.txt`, first.mdstat);
-    capture(`${captureAs}.detail.txt`, first.detail);
+    capture(`${captureAs}.mdstat.txt`, first[1].mdstat);
+    capture(`${captureAs}.detail.txt`, `$ mdadm --detail ${first[0]}\n${first[1].detail}[exit 0]\n`);
   }
 }
 
