@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startLab, type Lab, type OldRange, type TenantSpec } from './lab.js';
 import {
-  REPO, checkMigrated, sources, writeDuringResync as writeDuringResyncOn, checkNewContent, checkOnOld, mirrorState, Workspace,
+  REPO, checkMigrated, sources, writeDuringResync as writeDuringResyncOn, checkNewContent, checkOnOld, mirrorState, sleep, Workspace,
   type Problems, type Rec, type Write,
 } from './harness.js';
 
@@ -28,6 +28,8 @@ interface Scenario {
   title: string;
   /** tenants it starts from, reset to their boot state first */
   tenants: string[];
+  /** scenarios of one wave run at once, on disjoint tenants (the suite must fit 15 min) */
+  wave: number;
   run(ctx: Ctx): Promise<void>;
 }
 
@@ -65,6 +67,7 @@ async function midResync(ctx: Ctx, ws: Workspace, proc: ReturnType<Workspace['sa
 const scenarios: Scenario[] = [
   {
     id: 'a',
+    wave: 1,
     title: 'full migration of vm1, vm2, vm3 with writes through every mirror mid-resync',
     tenants: ['vm1', 'vm2', 'vm3'],
     async run(ctx) {
@@ -83,6 +86,7 @@ const scenarios: Scenario[] = [
   },
   {
     id: 'b',
+    wave: 2,
     title: 'rollback in mid-resync',
     tenants: ['vm3'],
     async run(ctx) {
@@ -103,6 +107,7 @@ const scenarios: Scenario[] = [
   },
   {
     id: 'c',
+    wave: 2,
     title: 'sanshift SIGKILLed at step boundaries (vm2, two disks), then run again',
     tenants: ['vm2'],
     async run(ctx) {
@@ -155,6 +160,7 @@ const scenarios: Scenario[] = [
   },
   {
     id: 'd',
+    wave: 3,
     title: 'host reboot in mid-resync: virsh start boots OLD (I2), then sanshift completes',
     tenants: ['vm3'],
     async run(ctx) {
@@ -178,10 +184,11 @@ const scenarios: Scenario[] = [
   },
   {
     id: 'e',
-    title: 'new leg fails in mid-resync (dm error table under new-vm2-a); vm3 completes',
-    tenants: ['vm2', 'vm3'],
+    wave: 3,
+    title: 'new leg fails in mid-resync (dm error table under new-vm2-a); vm4 completes',
+    tenants: ['vm2', 'vm4'],
     async run(ctx) {
-      const [vm2, vm3] = [ctx.tenant('vm2'), ctx.tenant('vm3')];
+      const [vm2, vm3] = [ctx.tenant('vm2'), ctx.tenant('vm4')];
       const ws = new Workspace('e', ctx.lab, [vm2, vm3]);
       ws.writeInventory({ resyncSpeedMax: '1MiB/s' });
       const before = await ctx.lab.virsh(['dumpxml', '--inactive', 'vm2']);
@@ -195,38 +202,40 @@ const scenarios: Scenario[] = [
       const fin = finished(ws.journal(), 'vm2');
       ctx.check(`vm2's migration ends failed with the reason (${fin?.reason ?? 'none'})`, fin?.outcome === 'failed' && /leg|fail|faulty/i.test(fin.reason ?? ''));
       ctx.check('vm2 runs on OLD with its original definition, mirrors cleaned up', await checkOnOld(ctx.lab, vm2, before));
-      ctx.check('vm3 completes: NEW holds OLD', await checkNewContent(ctx.lab, [vm3], new Map()));
-      ctx.check('vm3 on NEW, no metadata', await checkMigrated(ctx.lab, [vm3]));
+      ctx.check('vm4 completes: NEW holds OLD', await checkNewContent(ctx.lab, [vm3], new Map()));
+      ctx.check('vm4 on NEW, no metadata', await checkMigrated(ctx.lab, [vm3]));
     },
   },
   {
     id: 'f',
+    wave: 3,
     title: 'VM restarted outside sanshift during the resync: detected (I3), mirror rebuilt, no stale cutover',
-    tenants: ['vm3'],
+    tenants: ['vm1'],
     async run(ctx) {
-      const t = ctx.tenant('vm3');
+      const t = ctx.tenant('vm1');
       const ws = new Workspace('f', ctx.lab, [t]);
-      ws.writeInventory({ resyncSpeedMax: '1MiB/s' });
+      ws.writeInventory({ resyncSpeedMax: '4MiB/s' });
       const proc = ws.sanshift(['run', '--yes']);
       await midResync(ctx, ws, proc, t);
-      const builds = ws.journal().filter(isResult('vm3', 'build-mirror')).length;
+      const builds = ws.journal().filter(isResult(t.name, 'build-mirror')).length;
       await ctx.lab.restartDomainOutsideSanshift(t.name);
       // it runs on OLD now: what it writes there never reaches NEW through the stale mirror
       const w: Write = { tag: 'w-f-outside', atMiB: 20, countMiB: 3 };
-      await ctx.lab.writePattern('/dev/mapper/old-vm3', w.tag, w.atMiB, w.countMiB);
-      ctx.dirtied.push({ volume: 'old-vm3', atMiB: w.atMiB, countMiB: w.countMiB });
-      ctx.say('vm3 restarted outside sanshift (now on OLD); 3 MiB written to OLD directly');
-      const stale = await ws.waitForRecord('stop-mirror (stale)', (r) => isResult('vm3', 'stop-mirror')(r) && r.detail?.['why'] === 'stale', 240_000, proc);
+      await ctx.lab.writePattern('/dev/mapper/old-vm1', w.tag, w.atMiB, w.countMiB);
+      ctx.dirtied.push({ volume: 'old-vm1', atMiB: w.atMiB, countMiB: w.countMiB });
+      ctx.say('vm1 restarted outside sanshift (now on OLD); 3 MiB written to OLD directly');
+      const stale = await ws.waitForRecord('stop-mirror (stale)', (r) => isResult(t.name, 'stop-mirror')(r) && r.detail?.['why'] === 'stale', 240_000, proc);
       ctx.say(`sanshift stopped the stale mirror at ${stale.at}`);
       const code = await proc.finish(600_000);
       ctx.check(`sanshift run exits 0 (got ${code}; log ${proc.logFile})`, code === 0);
-      ctx.check('the mirror was rebuilt after the restart', ws.journal().filter(isResult('vm3', 'build-mirror')).length > builds);
-      ctx.check('NEW holds OLD including the write made outside the mirror (no stale cutover)', await checkNewContent(ctx.lab, [t], new Map([['new-vm3', [w]]])));
-      ctx.check('vm3 on NEW, no md array, no metadata', await checkMigrated(ctx.lab, [t]));
+      ctx.check('the mirror was rebuilt after the restart', ws.journal().filter(isResult(t.name, 'build-mirror')).length > builds);
+      ctx.check('NEW holds OLD including the write made outside the mirror (no stale cutover)', await checkNewContent(ctx.lab, [t], new Map([['new-vm1', [w]]])));
+      ctx.check('vm1 on NEW, no md array, no metadata', await checkMigrated(ctx.lab, [t]));
     },
   },
   {
     id: 'g',
+    wave: 2,
     title: 'graceful shutdown: vm4 powers off on ACPI, vm1 ignores it and is forced (policy force)',
     tenants: ['vm4', 'vm1'],
     async run(ctx) {
@@ -272,44 +281,56 @@ async function main(): Promise<number> {
   await lab.setHostResyncCeiling(4 * MiB_KiB);
   // tenants whose state differs from the boot's, and old ranges to restore
   const touched = new Set<string>();
-  let dirtied: OldRange[] = [];
+  const dirtied: OldRange[] = [];
+  const ownsVolume = (names: readonly string[], volume: string) => lab.tenants.some((t) => names.includes(t.name) && t.disks.some((d) => d.oldVolume === volume));
+  const runOne = async (s: Scenario, delayMs: number): Promise<void> => {
+    await sleep(delayMs);
+    const started = Date.now();
+    const problems: Problems = [];
+    const say = (line: string): void => console.log(`  [${s.id}] ${line}`);
+    try {
+      const ctx: Ctx = {
+        lab,
+        tenant: (name) => {
+          const t = lab.tenants.find((x) => x.name === name);
+          if (!t) throw new Error(`no tenant ${name}`);
+          return t;
+        },
+        problems,
+        check: (what, p) => {
+          const list = typeof p === 'boolean' ? (p ? [] : [what]) : p.map((x) => `${what}: ${x}`);
+          say(`${list.length === 0 ? 'ok  ' : 'FAIL'} ${what}`);
+          problems.push(...list);
+        },
+        say,
+        dirtied,
+      };
+      await s.run(ctx);
+    } catch (e) {
+      problems.push(`error: ${(e as Error).stack ?? String(e)}`);
+    }
+    const ms = Date.now() - started;
+    results.push({ id: s.id, ok: problems.length === 0, ms, title: s.title });
+    console.log(`${problems.length === 0 ? 'PASS' : 'FAIL'} ${s.id} ${s.title} (${(ms / 1000).toFixed(1)} s)`);
+    for (const p of problems) console.log(`     ${p.replaceAll('\n', '\n     ')}`);
+  };
   try {
-    for (const s of chosen) {
-      const started = Date.now();
-      const problems: Problems = [];
-      const say = (line: string): void => console.log(`  [${s.id}] ${line}`);
-      try {
-        const reset = s.tenants.filter((n) => touched.has(n));
-        if (reset.length > 0) {
-          say(`reset ${reset.join(', ')}`);
-          await lab.resetTenants(reset, { restoreOld: dirtied.filter((r) => lab.tenants.some((t) => reset.includes(t.name) && t.disks.some((d) => d.oldVolume === r.volume))) });
-          dirtied = dirtied.filter((r) => !lab.tenants.some((t) => reset.includes(t.name) && t.disks.some((d) => d.oldVolume === r.volume)));
-        }
-        for (const n of s.tenants) touched.add(n);
-        const ctx: Ctx = {
-          lab,
-          tenant: (name) => {
-            const t = lab.tenants.find((x) => x.name === name);
-            if (!t) throw new Error(`no tenant ${name}`);
-            return t;
-          },
-          problems,
-          check: (what, p) => {
-            const list = typeof p === 'boolean' ? (p ? [] : [what]) : p.map((x) => `${what}: ${x}`);
-            say(`${list.length === 0 ? 'ok  ' : 'FAIL'} ${what}`);
-            problems.push(...list);
-          },
-          say,
-          dirtied,
-        };
-        await s.run(ctx);
-      } catch (e) {
-        problems.push(`error: ${(e as Error).stack ?? String(e)}`);
+    const waves = [...new Set(chosen.map((s) => s.wave))].sort((x, y) => x - y);
+    for (const wave of waves) {
+      const these = chosen.filter((s) => s.wave === wave);
+      const names = these.flatMap((s) => s.tenants);
+      if (new Set(names).size !== names.length) throw new Error(`wave ${wave} shares a tenant between scenarios`);
+      const reset = names.filter((n) => touched.has(n));
+      if (reset.length > 0) {
+        const t = Date.now();
+        await lab.resetTenants(reset, { restoreOld: dirtied.filter((r) => ownsVolume(reset, r.volume)) });
+        dirtied.splice(0, dirtied.length, ...dirtied.filter((r) => !ownsVolume(reset, r.volume)));
+        console.log(`reset ${reset.join(', ')} (${((Date.now() - t) / 1000).toFixed(1)} s)`);
       }
-      const ms = Date.now() - started;
-      results.push({ id: s.id, ok: problems.length === 0, ms, title: s.title });
-      console.log(`${problems.length === 0 ? 'PASS' : 'FAIL'} ${s.id} ${s.title} (${(ms / 1000).toFixed(1)} s)`);
-      for (const p of problems) console.log(`     ${p.replaceAll('\n', '\n     ')}`);
+      for (const n of names) touched.add(n);
+      console.log(`wave ${wave}: ${these.map((s) => s.id).join(', ')}${these.length > 1 ? ' (at once, on disjoint tenants)' : ''}`);
+      // staggered: md arrays built at the same instant by two processes race for a minor
+      await Promise.all(these.map((s, i) => runOne(s, i * 12_000)));
     }
   } finally {
     if (!keep) await lab.stop();
