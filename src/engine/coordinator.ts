@@ -56,6 +56,7 @@ export class Coordinator {
   private waiters: { ready: () => boolean; resolve: () => void }[] = [];
   private readonly manageBandwidth: boolean;
   private readonly hosts: Map<string, string>;
+  private readonly targets: Map<string, string[]>;
 
   constructor(
     vms: readonly FleetVm[],
@@ -72,6 +73,7 @@ export class Coordinator {
     this.scheduler = new RollingScheduler(this.bundles, vms, limits, options.resyncSpeedMaxKiB === undefined ? {} : { resyncSpeedMaxKiB: options.resyncSpeedMaxKiB });
     for (const vm of vms) this.stage.set(vm.name, freshStage());
     this.hosts = new Map(vms.map((v) => [v.name, v.host]));
+    this.targets = new Map(vms.map((v) => [v.name, v.disks.map((d) => d.target)]));
     this.manageBandwidth = limits.hostBandwidthKiB !== undefined || Object.keys(limits.arrayBandwidthKiB).length > 0;
     this.pump();
   }
@@ -190,6 +192,9 @@ export class Coordinator {
       case 'finished':
         st.finished = true;
         st.failed = !s.ok;
+        // A VM that leaves its bundle early (failed, back on OLD) copies nothing more: its
+        // mirrors no longer hold the bundle's T2 back.
+        if (!st.synced) for (const t of this.targets.get(vm) ?? []) this.scheduler.resyncEnded(vm, t);
         if (this.members(vm).every((v) => this.st(v).finished)) {
           // Whatever state the scheduler thinks the bundle is in, its VMs are through: release
           // what it holds (a failure, or VMs that were off and needed no T2 window).

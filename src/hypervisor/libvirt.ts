@@ -33,12 +33,19 @@ const stateNames: Record<number, DomainRunState> = {
   [DomainState.PMSUSPENDED]: DomainRunState.pmsuspended,
 };
 
-function isNotFound(err: unknown): boolean {
-  return /domain not found|no domain with matching name/i.test(errorMessage(err));
+function isNotFound(reason: string): boolean {
+  return /domain not found|no domain with matching name/i.test(reason);
 }
 
 export class LibvirtHypervisor implements Hypervisor {
   private connection: Promise<NativeHypervisor> | undefined;
+  /**
+   * Domain handles in use by a call. The binding frees a handle's virDomainPtr when its JS
+   * object is garbage-collected, even while a worker thread still uses it: without this set a
+   * handle used only inside one call could be collected mid-call ("invalid domain pointer in
+   * virDomainGetXMLDesc", or a segfault, seen under load).
+   */
+  private readonly pinned = new Set<Domain>();
 
   constructor(
     readonly host: string,
@@ -68,58 +75,72 @@ export class LibvirtHypervisor implements Hypervisor {
     }
   }
 
-  private async domain(native: NativeHypervisor, name: string): Promise<Domain> {
-    return native.domainLookupByName(name);
+  /** Looks the domain up and runs `fn` on it, keeping its handle alive until `fn` settles. */
+  private async onDomain<T>(operation: string, name: string, fn: (dom: Domain) => Promise<T>): Promise<T> {
+    return this.call(operation, name, async (h) => {
+      const dom = await h.domainLookupByName(name);
+      this.pinned.add(dom);
+      try {
+        return await fn(dom);
+      } finally {
+        this.pinned.delete(dom);
+      }
+    });
   }
 
   async listDomains(): Promise<string[]> {
     return this.call('list domains', undefined, async (h) => {
       const domains = await h.connectListAllDomains();
-      const names = await Promise.all(domains.map((d) => d.getName()));
-      return names.sort();
+      for (const d of domains) this.pinned.add(d);
+      try {
+        return (await Promise.all(domains.map((d) => d.getName()))).sort();
+      } finally {
+        for (const d of domains) this.pinned.delete(d);
+      }
     });
   }
 
   async lookup(name: string): Promise<DomainStatus | null> {
-    const native = await this.connect();
-    let dom: Domain;
     try {
-      dom = await this.domain(native, name);
+      return await this.onDomain('read state', name, async (dom) => {
+        const [info, uuid, id] = await Promise.all([dom.getInfo(), dom.getUUIDString(), dom.getID()]);
+        const state = stateNames[info.state] ?? DomainRunState.unknown;
+        // The binding answers undefined (not null) for a domain that does not run.
+        const liveId = typeof id === 'number' && id >= 0 && state !== DomainRunState.shutoff ? id : null;
+        return { name, uuid, state, id: liveId };
+      });
     } catch (err) {
-      if (isNotFound(err)) return null;
-      throw new HypervisorError(this.host, 'look up', name, errorMessage(err));
+      if (err instanceof HypervisorError && isNotFound(err.reason)) return null;
+      throw err;
     }
-    return this.call('read state', name, async () => {
-      const [info, uuid, id] = await Promise.all([dom.getInfo(), dom.getUUIDString(), dom.getID()]);
-      const state = stateNames[info.state] ?? DomainRunState.unknown;
-      // The binding answers undefined (not null) for a domain that does not run.
-      const liveId = typeof id === 'number' && id >= 0 && state !== DomainRunState.shutoff ? id : null;
-      return { name, uuid, state, id: liveId };
-    });
   }
 
   liveXml(name: string): Promise<string> {
-    return this.call('read live XML', name, async (h) => (await this.domain(h, name)).getXMLDesc());
+    return this.onDomain('read live XML', name, (dom) => dom.getXMLDesc());
   }
 
   inactiveXml(name: string): Promise<string> {
-    return this.call('read persistent XML', name, async (h) => (await this.domain(h, name)).getXMLDesc(XML_INACTIVE));
+    return this.onDomain('read persistent XML', name, (dom) => dom.getXMLDesc(XML_INACTIVE));
   }
 
   hasManagedSave(name: string): Promise<boolean> {
     return this.call('look for a managed save', name, async (h) => {
       const saved = await h.connectListAllDomains(LIST_MANAGEDSAVE);
-      const names = await Promise.all(saved.map((d) => d.getName()));
-      return names.includes(name);
+      for (const d of saved) this.pinned.add(d);
+      try {
+        return (await Promise.all(saved.map((d) => d.getName()))).includes(name);
+      } finally {
+        for (const d of saved) this.pinned.delete(d);
+      }
     });
   }
 
   shutdown(name: string): Promise<void> {
-    return this.call('graceful shutdown', name, async (h) => (await this.domain(h, name)).shutdown());
+    return this.onDomain('graceful shutdown', name, (dom) => dom.shutdown());
   }
 
   destroy(name: string): Promise<void> {
-    return this.call('force off', name, async (h) => (await this.domain(h, name)).destroy());
+    return this.onDomain('force off', name, (dom) => dom.destroy());
   }
 
   async define(xml: string): Promise<void> {
@@ -127,7 +148,7 @@ export class LibvirtHypervisor implements Hypervisor {
   }
 
   start(name: string): Promise<void> {
-    return this.call('start', name, async (h) => (await this.domain(h, name)).create());
+    return this.onDomain('start', name, (dom) => dom.create());
   }
 
   async startWithLiveXml(xml: string): Promise<void> {
