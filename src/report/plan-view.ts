@@ -3,7 +3,7 @@
 import { createTwoFilesPatch } from 'diff';
 import { shellJoin } from '../host/quote.js';
 import type { Inventory } from '../inventory/types.js';
-import { planBundles } from '../plan/bundles.js';
+import { planBundles, type Bundle } from '../plan/bundles.js';
 import { fleetVmsFromPlan } from '../plan/fleet-input.js';
 import { DEFAULT_TIMINGS, simulateFleet } from '../plan/fleet-sim.js';
 import { CheckStatus, type Plan, type Step, type VmPlan } from '../plan/types.js';
@@ -13,17 +13,7 @@ import { InputError, errorMessage, formatProblem, type Problem } from '../util/e
 const UNKNOWN_DISK_SIZE = 20 * 1024 ** 3;
 
 /** One bundle as the plan shows it: who shares the windows, in which order they stop and start. */
-export interface BundleView {
-  id: number;
-  vms: string[];
-  /** dependents first */
-  stopOrder: string[];
-  /** dependencies first; each starts once its dependencies are up */
-  startOrder: string[];
-  /** dependencies in other bundles: the start gate waits for them too */
-  externalDependencies: string[];
-  /** a hub: alone in its window, its dependents bundle without it */
-  hub: boolean;
+export interface BundleView extends Bundle {
   /** when the scheduler's model expects its T1 and T2 windows to start, ms after the run starts */
   expectedT1Ms: number | null;
   expectedT2Ms: number | null;
@@ -65,12 +55,7 @@ export function bundlesOfPlan(inv: Inventory, plan: Plan): BundlesSection | { pr
     note = `the order of the windows is unknown: ${errorMessage(err)}`;
   }
   const views: BundleView[] = bundles.bundles.map((b) => ({
-    id: b.id,
-    vms: b.vms,
-    stopOrder: b.stopOrder,
-    startOrder: b.startOrder,
-    externalDependencies: b.externalDependencies,
-    hub: b.hub,
+    ...b,
     expectedT1Ms: t1.get(b.id) ?? null,
     expectedT2Ms: t2.get(b.id) ?? null,
   }));
