@@ -1,22 +1,22 @@
 // Executes a plan over a fleet: claims every VM (two runs never act on one VM), then migrates
 // (or rolls back) each VM with its own state machine. One VM's failure never stops the others.
+import { hostname } from 'node:os';
 import PQueue from 'p-queue';
 import type { Inventory } from '../inventory/types.js';
+import { fleetVmsFromPlan } from '../plan/fleet-input.js';
 import type { VmHistory } from '../plan/fleet-plan.js';
 import type { Plan, VmPlan } from '../plan/types.js';
 import type { Clock } from '../util/clock.js';
 import { InputError, InputErrorCode, errorMessage, type Problem } from '../util/errors.js';
-import type { Connections } from './connections.js';
+import { DEFAULT_SIMULATED_SIZE, type Connections } from './connections.js';
+import { Coordinator } from './coordinator.js';
 import type { EventSink } from './events.js';
 import { factsOf } from './facts.js';
 import { HostPoller } from './host-poller.js';
 import { Journal, readAllJournals, type JournalRecord } from './journal.js';
 import { claimVm, releaseVm } from './lock.js';
-import { VmMigration, type VmOutcome } from './vm-migration.js';
-import { Coordinator } from './coordinator.js';
-import { DEFAULT_SIMULATED_SIZE } from './connections.js';
-import { fleetVmsFromPlan } from '../plan/fleet-input.js';
 import { observeVm } from './observation.js';
+import { VmMigration, type VmOutcome } from './vm-migration.js';
 
 export const RunMode = {
   migrate: 'migrate',
@@ -76,7 +76,7 @@ export async function runFleet(o: FleetRunOptions): Promise<RunSummary> {
   const history: JournalRecord[] = readAllJournals(o.stateDir);
   const journal = new Journal(o.stateDir, o.runId, () => o.clock.now());
   const rehearsal = o.connections.rehearsal;
-  journal.append({ kind: 'run-started', inventory: o.inventory.file, vms: claimed.map((v) => v.name), pid: process.pid, hostname: (await import('node:os')).hostname(), rehearsal });
+  journal.append({ kind: 'run-started', inventory: o.inventory.file, vms: claimed.map((v) => v.name), pid: process.pid, hostname: hostname(), rehearsal });
   o.emit({ kind: 'run-started', at: o.clock.now(), run: o.runId, vms: claimed.map((v) => v.name), rehearsal });
 
   const pollers = new Map<string, HostPoller>();
