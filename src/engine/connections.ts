@@ -2,7 +2,8 @@
 // connection per URI, one command runner per host. Hosts with `shell: simulated` get a
 // simulated md host whose volumes are derived from the domains and the inventory, and a
 // hypervisor wrapper that tells that host when a domain holds a mirror open.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listDisks } from '../domain/index.js';
 import { LocalRunner } from '../host/local.js';
@@ -98,17 +99,21 @@ export class Connections implements PlanPorts {
     if (host.shell === 'simulated') runner = await this.simulatedHost(host);
     else if (host.shell === 'local') runner = new LocalRunner({ host: host.name, sudo: host.sudo });
     else {
-      // ssh's control socket is DIR/%C (40 chars) plus a 17-char temporary suffix, and a Unix
-      // socket path holds 107 bytes: a deep state folder leaves the default (a short /tmp folder)
-      const stateControlDir = join(this.options.stateDir, 'ssh');
-      const controlDir = stateControlDir.length + 1 + 40 + 17 <= 107 ? stateControlDir : undefined;
-      if (controlDir !== undefined) mkdirSync(controlDir, { recursive: true, mode: 0o700 });
+      // One master connection per process: close() ends it with `ssh -O exit`, which would cut
+      // the commands in flight of any other sanshift process sharing it (`status` during a
+      // `run`; seen in the lab). ssh's socket is DIR/%C (40 chars) plus a 17-char temporary
+      // suffix, and a Unix socket path holds 107 bytes: a deep state folder falls back to /tmp.
+      const stateControlDir = join(this.options.stateDir, 'ssh', String(process.pid));
+      const controlDir = stateControlDir.length + 1 + 40 + 17 <= 107
+        ? stateControlDir
+        : join(tmpdir(), `sanshift-ssh-${process.getuid?.() ?? 'user'}`, String(process.pid));
+      mkdirSync(controlDir, { recursive: true, mode: 0o700 });
       runner = new SshRunner(host.name, {
         destination: host.ssh!,
         ...(host.sshPort === undefined ? {} : { port: host.sshPort }),
         ...(host.sshIdentityFile === undefined ? {} : { identityFile: host.sshIdentityFile }),
         ...(host.sshOptions === undefined ? {} : { options: host.sshOptions }),
-        ...(controlDir === undefined ? {} : { controlDir }),
+        controlDir,
         sudo: host.sudo,
       });
     }
@@ -144,6 +149,8 @@ export class Connections implements PlanPorts {
   async close(): Promise<void> {
     await this.saveRehearsal();
     await Promise.all([...this.runners.values()].map((r) => r.close()));
+    // this process's control-socket folder, empty once its master has exited
+    for (const r of this.runners.values()) if (r instanceof SshRunner) rmSync(r.target.controlDir, { recursive: true, force: true });
     await this.pool.closeAll();
   }
 
