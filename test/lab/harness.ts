@@ -173,6 +173,15 @@ export async function sources(lab: Lab, vm: string, inactive: boolean): Promise<
   return out.split('\n').slice(2).map((l) => l.trim().split(/\s+/)[1] ?? '').filter((s) => s.startsWith('/'));
 }
 
+/** md arrays holding any volume of these tenants (other scenarios may run beside them) */
+export async function arraysOf(lab: Lab, tenants: readonly TenantSpec[]): Promise<string[]> {
+  const volumes = tenants.flatMap((t) => t.disks.flatMap((d) => [`/dev/mapper/${d.oldVolume}`, `/dev/mapper/${d.newVolume}`]));
+  const knames = new Set((await lab.guestRun(['readlink', '-f', ...volumes])).stdout.split('\n').filter(Boolean).map((p) => p.replace('/dev/', '')));
+  return (await lab.mdstat()).split(/\n(?=md\d+ :)/).filter((b) => /^md\d+ :/.test(b))
+    .filter((b) => [...b.split('\n')[0]!.matchAll(/ ([a-z0-9-]+)\[\d+\]/g)].some((m) => knames.has(m[1]!)))
+    .map((b) => b.trim());
+}
+
 /** The state of (a): runs on NEW, defined on NEW, no sanshift metadata left, no md array. */
 export async function checkMigrated(lab: Lab, tenants: readonly TenantSpec[], opts: { expectRunning?: boolean } = {}): Promise<Problems> {
   const problems: Problems = [];
@@ -187,8 +196,8 @@ export async function checkMigrated(lab: Lab, tenants: readonly TenantSpec[], op
       if (/sanshift/i.test(xml)) problems.push(`${t.name}'s ${flag.length ? 'inactive' : 'live'} XML still holds sanshift metadata`);
     }
   }
-  const mdstat = await lab.mdstat();
-  if (/^md\d+ :/m.test(mdstat)) problems.push(`md arrays left: ${mdstat.trim()}`);
+  const left = await arraysOf(lab, tenants);
+  if (left.length > 0) problems.push(`md arrays left: ${left.join('\n')}`);
   return problems;
 }
 
@@ -201,8 +210,8 @@ export async function checkOnOld(lab: Lab, t: TenantSpec, originalInactiveXml: s
   else if (!same(await sources(lab, t.name, false), olds)) problems.push(`${t.name} runs on ${(await sources(lab, t.name, false)).join(',')}, not on OLD`);
   const now = await lab.virsh(['dumpxml', '--inactive', t.name]);
   if (now !== originalInactiveXml) problems.push(`${t.name}'s definition differs from the original:\n--- before\n${originalInactiveXml}\n--- after\n${now}`);
-  const mdstat = await lab.mdstat();
-  if (/^md\d+ :/m.test(mdstat)) problems.push(`md arrays left: ${mdstat.trim()}`);
+  const left = await arraysOf(lab, [t]);
+  if (left.length > 0) problems.push(`md arrays left: ${left.join('\n')}`);
   return problems;
 }
 
