@@ -160,7 +160,8 @@ const scenarios: Scenario[] = [
   },
   {
     id: 'd',
-    wave: 3,
+    // a reboot is host-wide (every domain, every array, libvirtd): nothing else may run then
+    wave: 4,
     title: 'host reboot in mid-resync: virsh start boots OLD (I2), then sanshift completes',
     tenants: ['vm3'],
     async run(ctx) {
