@@ -70,6 +70,11 @@ function brokenLeg(m: MirrorView): string | null {
   return null;
 }
 
+function capped(m: MirrorView, kiBs: number): boolean {
+  const limit = m.state?.speedLimit;
+  return limit !== null && limit !== undefined && limit.source === 'local' && limit.kiBs === kiBs;
+}
+
 /** Forward: take the VM to its new volumes. */
 export function decideMigration(obs: Observation, facts: MigrationFacts, opts: DecideOptions = {}): Action {
   if (obs.managedSave) return fail(MANAGED_SAVE, false);
@@ -132,13 +137,16 @@ export function decideMigration(obs: Observation, facts: MigrationFacts, opts: D
   for (const m of ours) {
     const broken = brokenLeg(m);
     if (broken !== null) return fail(broken, true);
+    // Cap before NEW joins: the copy starts the moment it does, and a small volume would be
+    // through before a later cap applied (seen in the lab).
+    if (opts.resyncSpeedMaxKiB !== undefined && !m.hasNew && !capped(m, opts.resyncSpeedMaxKiB)) {
+      return { kind: ActionKind.capResyncSpeed, target: m.target, kiBs: opts.resyncSpeedMaxKiB };
+    }
     if (!m.hasNew) return { kind: ActionKind.addNewLeg, target: m.target };
   }
   if (opts.resyncSpeedMaxKiB !== undefined) {
     for (const m of ours) {
-      const limit = m.state?.speedLimit;
-      const capped = limit !== null && limit !== undefined && limit.source === 'local' && limit.kiBs === opts.resyncSpeedMaxKiB;
-      if (!capped && m.state?.inSync !== true) return { kind: ActionKind.capResyncSpeed, target: m.target, kiBs: opts.resyncSpeedMaxKiB };
+      if (!capped(m, opts.resyncSpeedMaxKiB) && m.state?.inSync !== true) return { kind: ActionKind.capResyncSpeed, target: m.target, kiBs: opts.resyncSpeedMaxKiB };
     }
   }
   if (!obs.recorded) return { kind: ActionKind.recordMigration };

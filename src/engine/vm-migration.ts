@@ -327,6 +327,10 @@ export class VmMigration {
   private async shutdown(window: 'T1' | 'T2' | 'rollback'): Promise<{ forced: boolean }> {
     const { hv, vm, clock, policy } = this.ctx;
     const deadline = clock.now() + policy.shutdownTimeoutMs;
+    // A guest still in its firmware, or busy booting, drops the ACPI power button: ask again
+    // every few seconds until the deadline (seen in the lab right after a fast T1 start).
+    const askEveryMs = 5000;
+    let askedAt = clock.now();
     await hv.shutdown(vm);
     for (;;) {
       const st = await hv.lookup(vm);
@@ -335,6 +339,10 @@ export class VmMigration {
         return { forced: false };
       }
       if (clock.now() >= deadline) break;
+      if (clock.now() - askedAt >= askEveryMs) {
+        askedAt = clock.now();
+        await hv.shutdown(vm);
+      }
       await clock.sleep(Math.min(1000, Math.max(1, deadline - clock.now())));
     }
     if (policy.onShutdownTimeout === 'force' || window === 'rollback') {

@@ -73,3 +73,12 @@ describe('decideRollback', () => {
     expect(decideRollback(obs({ live: 'new', persistent: 'new' }), facts({ startedOnNew: true }))).toMatchObject({ kind: 'fail', reason: expect.stringMatching(/only a reverse migration \(--reverse\)/) });
   });
 });
+
+describe('the resync cap', () => {
+  it('is set before NEW joins, so the copy starts capped', () => {
+    const built = obs({ running: false, id: null, live: null, mirrors: [mirror({ hasNew: false, state: state({ inSync: false, degraded: 1, slotsUp: [true, false], speedLimit: { kiBs: 200000, source: 'system' } }) })] });
+    expect(decideMigration(built, facts(), { resyncSpeedMaxKiB: 4096 })).toEqual({ kind: 'cap-resync-speed', target: 'vda', kiBs: 4096 });
+    const cappedAlready = obs({ running: false, id: null, live: null, mirrors: [mirror({ hasNew: false, state: state({ inSync: false, degraded: 1, slotsUp: [true, false], speedLimit: { kiBs: 4096, source: 'local' } }) })] });
+    expect(decideMigration(cappedAlready, facts(), { resyncSpeedMaxKiB: 4096 }).kind).toBe('add-new-leg');
+  });
+});

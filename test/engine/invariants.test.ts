@@ -191,3 +191,23 @@ describe('the managed-save hazard', () => {
     expect(outcome.problems.map((p) => p.message)).toEqual([expect.stringMatching(/preflight: managed save: db1 has a managed save image/)]);
   });
 });
+
+describe('a guest that drops the first power-button press', () => {
+  it('gets asked again during the shutdown timeout, and powers off without being forced', async () => {
+    const fleet = new Fleet();
+    let asks = 0;
+    fleet.hvWrapper = (hv) => {
+      const w = Object.create(hv) as Hypervisor;
+      // still in its firmware at the first press; the second one is heard
+      w.shutdown = async (name) => {
+        asks++;
+        if (asks % 2 === 0) await hv.shutdown(name);
+      };
+      return w;
+    };
+    const summary = await fleet.run(['web1']);
+    expect(summary.results[0]?.outcome.outcome).toBe('done');
+    expect(fleet.events.filter((e) => e.kind === 'note' && /forcing it off/.test(e.text))).toEqual([]);
+    expect(asks).toBeGreaterThanOrEqual(4);
+  });
+});
