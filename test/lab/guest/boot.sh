@@ -17,12 +17,19 @@ step_start=$(date +%s%N)
 mark() { local now; now=$(date +%s%N); say "step $1 $(( (now - step_start) / 1000000 )) ms"; step_start=$now; }
 die() { say "FAILED: $*"; sleep 1; echo o > /proc/sysrq-trigger; sleep 5; exit 1; }
 
+# The fresh /run, /tmp and /var/tmp below hide the machine's own: a checkout under /tmp (a CI
+# clone, say) would vanish with them, and with it this lab's folder. Keep a handle on it first.
+LAB_TOP="$(dirname "$LAB_GUEST_DIR")"
+mkdir -p /.sanshift-lab && mount --bind "$LAB_TOP" /.sanshift-lab
 mount -t tmpfs -o mode=0755,size=64m tmpfs /run
 mount -t tmpfs -o mode=1777 tmpfs /tmp
 mkdir -p /dev/pts /dev/shm /dev/mqueue
 mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm
 mount -t tmpfs -o mode=0755 tmpfs /var/tmp
+if [ ! -d "$LAB_GUEST_DIR" ]; then
+  mkdir -p "$LAB_TOP" && mount --bind /.sanshift-lab "$LAB_TOP"
+fi
 hostname lab-hv
 echo lab-hv > /etc/hostname
 # no DNS behind restrict=on: libvirt resolves the host name at every domain start, and a
