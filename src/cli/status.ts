@@ -38,7 +38,7 @@ export async function statusCommand(args: StatusArgs, io: Io): Promise<number> {
   const session = await openSession(args.inventory, args.stateDir);
   try {
     const now = session.clock.now();
-    const outcome = await planFleet(session.inventory, session.connections, { vms: args.vm, runId: 'status', now: new Date(now), history: historyReader(session.stateDir) });
+    const outcome = await planFleet(session.inventory, session.connections, { vms: args.vm, runId: 'status', now: new Date(now), history: historyReader(session.stateDir), withoutPreflight: true });
     const rows = await observeFleet(session.inventory, session.connections, outcome.plan.vms.filter((v) => v.steps.length > 0 || v.done === true), readAllJournals(session.stateDir));
     io.out(args.json ? `${JSON.stringify({ vms: rows }, null, 2)}\n` : renderStatusTable(rows));
     return rows.some((r) => r.phase === 'failed' || r.phase === 'unknown') ? ExitCode.failed : ExitCode.ok;

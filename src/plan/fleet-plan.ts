@@ -35,6 +35,8 @@ export interface PlanOptions {
   history?: (vm: string) => VmHistory | undefined;
   /** plan reverse migrations: completed VMs go back to the volumes they came from */
   reverse?: boolean;
+  /** skip the host checks (status only needs the disks of each VM, not a preflight) */
+  withoutPreflight?: boolean;
 }
 
 export interface PlanOutcome {
@@ -111,9 +113,11 @@ export async function planFleet(inv: Inventory, ports: PlanPorts, options: PlanO
           originalXml: defs.original,
         });
       }
-      const runner = await ports.runner(host);
-      const checks = await preflightHost(hv, runner, hostPlans.filter((p) => p.done !== true));
-      for (const p of hostPlans) p.preflight.push(...(checks.get(p.name) ?? []));
+      if (options.withoutPreflight !== true) {
+        const runner = await ports.runner(host);
+        const checks = await preflightHost(hv, runner, hostPlans.filter((p) => p.done !== true));
+        for (const p of hostPlans) p.preflight.push(...(checks.get(p.name) ?? []));
+      }
     } catch (err) {
       if (err instanceof InputError) {
         problems.push(...err.problems);
