@@ -42,7 +42,8 @@ export interface VmContext {
 
 export type VmOutcome = { outcome: 'done' | 'rolled-back'; note?: string } | { outcome: 'failed'; reason: string };
 
-/** A step failed; `changed` says what may have changed, `rollback` whether to go back to OLD. */
+/** A step failed; `rollback` says whether the VM goes back to OLD (whatever changed is undone by
+ * observing and converging, not by replaying an undo list). */
 class StepFailure extends Error {
   constructor(
     message: string,
