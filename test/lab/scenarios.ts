@@ -349,8 +349,11 @@ async function main(): Promise<number> {
   return results.length - passed === 0 ? 0 : 1;
 }
 
-process.exitCode = await main().catch((e: unknown) => {
+const code = await main().catch((e: unknown) => {
   console.error(`lab scenarios: ${(e as Error).stack ?? String(e)}`);
   console.log('0 passed, 1 failed');
   return 1;
 });
+// The lab is down by now; end here rather than wait on whatever handle a library left open
+// (a CI run once sat for minutes after its last line). Exit once stdout has drained.
+process.stdout.write('', () => process.exit(code));
