@@ -3,12 +3,12 @@
 import { hostname } from 'node:os';
 import PQueue from 'p-queue';
 import type { Inventory } from '../inventory/types.js';
-import { fleetVmsFromPlan } from '../plan/fleet-input.js';
+import { fleetVmsFromPlan, UNKNOWN_DISK_SIZE_BYTES } from '../plan/fleet-input.js';
 import type { VmHistory } from '../plan/fleet-plan.js';
 import type { Plan, VmPlan } from '../plan/types.js';
 import type { Clock } from '../util/clock.js';
 import { InputError, InputErrorCode, errorMessage, type Problem } from '../util/errors.js';
-import { DEFAULT_SIMULATED_SIZE, type Connections } from './connections.js';
+import type { Connections } from './connections.js';
 import { Coordinator } from './coordinator.js';
 import type { EventSink } from './events.js';
 import { factsOf } from './facts.js';
@@ -118,7 +118,7 @@ async function coordinatorFor(o: FleetRunOptions, vms: readonly VmPlan[]): Promi
   const mirrorOf = new Map(vms.flatMap((v) => v.disks.map((d) => [`${v.name}/${d.target}`, d.mirror] as const)));
   const speedQueue = new PQueue({ concurrency: 1 });
   return new Coordinator(
-    fleetVmsFromPlan(o.inventory, { ...o.plan, vms: fresh }, { defaultSizeBytes: DEFAULT_SIMULATED_SIZE }),
+    fleetVmsFromPlan(o.inventory, { ...o.plan, vms: fresh }, { defaultSizeBytes: UNKNOWN_DISK_SIZE_BYTES }),
     o.inventory.limits,
     {
       ...(o.inventory.policy.resyncSpeedMaxKiB === undefined ? {} : { resyncSpeedMaxKiB: o.inventory.policy.resyncSpeedMaxKiB }),

@@ -13,6 +13,9 @@ export const unnamedArrayOf = (host: string): string => `host:${host}`;
 /** The disk a VM is assumed to have when the inventory names none (model only). */
 export const ASSUMED_TARGET = 'vda';
 
+/** What a disk whose size was not read weighs when the scheduler orders bundles. */
+export const UNKNOWN_DISK_SIZE_BYTES = 20 * 1024 ** 3;
+
 export interface FleetInputOptions {
   /** size of a disk the inventory gives no `simulate.sizes` for; 0 when sizes do not matter */
   defaultSizeBytes: number;

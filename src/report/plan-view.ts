@@ -4,13 +4,11 @@ import { createTwoFilesPatch } from 'diff';
 import { shellJoin } from '../host/quote.js';
 import type { Inventory } from '../inventory/types.js';
 import { planBundles, type Bundle } from '../plan/bundles.js';
-import { fleetVmsFromPlan } from '../plan/fleet-input.js';
+import { fleetVmsFromPlan, UNKNOWN_DISK_SIZE_BYTES } from '../plan/fleet-input.js';
 import { DEFAULT_TIMINGS, simulateFleet } from '../plan/fleet-sim.js';
 import { CheckStatus, type Plan, type Step, type VmPlan } from '../plan/types.js';
 import { InputError, errorMessage, formatProblem, type Problem } from '../util/errors.js';
 
-/** Disks of unknown size weigh this much when the model orders the windows. */
-const UNKNOWN_DISK_SIZE = 20 * 1024 ** 3;
 
 /** One bundle as the plan shows it: who shares the windows, in which order they stop and start. */
 export interface BundleView extends Bundle {
@@ -33,7 +31,7 @@ export interface BundlesSection {
  * scheduler's model expects their T1 windows; VMs already done take no window.
  */
 export function bundlesOfPlan(inv: Inventory, plan: Plan): BundlesSection | { problems: readonly Problem[] } {
-  const fleet = fleetVmsFromPlan(inv, plan, { defaultSizeBytes: UNKNOWN_DISK_SIZE });
+  const fleet = fleetVmsFromPlan(inv, plan, { defaultSizeBytes: UNKNOWN_DISK_SIZE_BYTES });
   let bundles;
   try {
     bundles = planBundles(fleet, inv.limits);
