@@ -1,7 +1,9 @@
 // A simulated hypervisor shell: answers exactly the commands of the md and block-device layers
 // with outputs in the byte format of the lab captures (fixtures/md), on a virtual clock.
 // Unknown commands exit 127, so nothing silently succeeds.
+import type { MdVerb } from './md-act.js';
 import type { CommandResult, CommandRunner, RunOptions } from './runner.js';
+import { MD_ACT_SCRIPT, PROBE_SCRIPT } from './scripts.js';
 
 /** How fast a simulated disk copies when nothing caps it, KiB/s (about 195 MiB/s). */
 export const DEFAULT_DISK_SPEED_KIBS = 200_000;
@@ -16,6 +18,10 @@ export interface SimVolumeSpec {
   majMin?: string;
   /** lsblk TYPE (default "dm") */
   type?: string;
+  /** queue/logical_block_size (default 512) */
+  logicalBlockSize?: number;
+  /** udev's ID_SERIAL: the LUN's identity, the same on every host that sees it */
+  serial?: string;
 }
 
 export interface SimulatedHostOptions {
@@ -33,7 +39,23 @@ export interface SimulatedHostOptions {
   hostBandwidthKiBs?: number;
   /** false: mdadm is not installed */
   mdadmInstalled?: boolean;
+  /** udev runs (a production host; the default): it removes /dev/md/NAME when its array stops.
+   * false reproduces the captures taken without udev (fixtures/md), where names dangle. */
+  udev?: boolean;
+  /** what each command (one session) costs on the engine's clock, ms: a far or loaded host */
+  commandCostMs?: number;
+  /** sleeps on the engine's clock (required with commandCostMs) */
+  sleep?: (ms: number) => Promise<void>;
 }
+
+/** /sys/block/X/stat counters the simulated kernel keeps (what the I3 check reads). */
+interface Counters {
+  writeIos: number;
+  writeSectors: number;
+  discardSectors: number;
+}
+
+const zeroCounters = (): Counters => ({ writeIos: 0, writeSectors: 0, discardSectors: 0 });
 
 interface Volume {
   spec: Required<SimVolumeSpec>;
@@ -42,6 +64,7 @@ interface Volume {
   inUse: boolean;
   /** holders besides md arrays (dm devices, LVM) */
   extraHolders: Set<string>;
+  counters: Counters;
 }
 
 type LegState = 'in_sync' | 'spare' | 'faulty';
@@ -68,6 +91,9 @@ interface SimArray {
   speedKiBs: number;
   localSpeedMax: number | null;
   openCount: number;
+  /** array_state read-auto: built and never written; mdadm --add or a write makes it clean */
+  autoReadOnly: boolean;
+  counters: Counters;
 }
 
 const MDADM_VERSION = 'mdadm - v4.2 - 2021-12-30 - Debian 4.2-5\n';
@@ -156,6 +182,11 @@ export class SimulatedHost implements CommandRunner {
   private readonly systemSpeedMinKiBs: number;
   private readonly hostBandwidthKiBs: number | null;
   private readonly mdadmInstalled: boolean;
+  private readonly udev: boolean;
+  private readonly commandCostMs: number;
+  private readonly sleep: ((ms: number) => Promise<void>) | undefined;
+  /** commands answered, by kind (what a benchmark counts) */
+  readonly counts = { commands: 0, probes: 0, mdActions: 0 };
 
   constructor(options: SimulatedHostOptions) {
     this.host = options.host ?? 'sim';
@@ -166,6 +197,10 @@ export class SimulatedHost implements CommandRunner {
     this.systemSpeedMinKiBs = options.systemSpeedMinKiBs ?? 1000;
     this.hostBandwidthKiBs = options.hostBandwidthKiBs ?? null;
     this.mdadmInstalled = options.mdadmInstalled ?? true;
+    this.udev = options.udev ?? true;
+    this.commandCostMs = options.commandCostMs ?? 0;
+    this.sleep = options.sleep;
+    if (this.commandCostMs > 0 && this.sleep === undefined) throw new Error('simulated host: commandCostMs needs a sleep on the engine clock');
     for (const v of options.volumes ?? []) this.addVolume(v);
   }
 
@@ -175,16 +210,53 @@ export class SimulatedHost implements CommandRunner {
     const n = /^dm-(\d+)$/.exec(spec.kname)?.[1];
     const majMin = spec.majMin ?? (n !== undefined ? `252:${n}` : `8:${this.volumes.size * 16}`);
     this.volumes.set(spec.path, {
-      spec: { ...spec, majMin, type: spec.type ?? 'dm' },
+      spec: { ...spec, majMin, type: spec.type ?? 'dm', logicalBlockSize: spec.logicalBlockSize ?? 512, serial: spec.serial ?? '' },
       mountpoint: null,
       inUse: false,
       extraHolders: new Set(),
+      counters: zeroCounters(),
     });
   }
 
   /** The volumes this host has, as they were added (for saving a rehearsal's state). */
   volumeSpecs(): SimVolumeSpec[] {
-    return [...this.volumes.values()].map((v) => ({ ...v.spec }));
+    return [...this.volumes.values()].map(({ spec: { serial, logicalBlockSize, ...rest } }) => ({ ...rest, ...(serial === '' ? {} : { serial }), ...(logicalBlockSize === 512 ? {} : { logicalBlockSize }) }));
+  }
+
+  /**
+   * Something writes `sectors` to a path: a guest through its mirror (md writes every leg that
+   * is in the array and not faulty, and counts them on the array), or anyone straight to a
+   * volume (around any mirror over it: the I3 hazard). Discards count apart, as the kernel does.
+   */
+  write(path: string, sectors: number, kind: 'write' | 'discard' = 'write'): void {
+    this.settle();
+    const add = (c: Counters) => {
+      if (kind === 'discard') c.discardSectors += sectors;
+      else {
+        c.writeSectors += sectors;
+        c.writeIos += 1;
+      }
+    };
+    const a = this.activeArray(path);
+    if (a !== undefined) {
+      a.autoReadOnly = false;
+      add(a.counters);
+      for (const leg of a.legs) if (leg.state !== 'faulty') add(this.volumeByKname(leg.kname)!.counters);
+      return;
+    }
+    add(this.volume(path).counters);
+  }
+
+  /** A leg leaves the array without failing first (`mdadm --remove` of a spare, or udev
+   * dropping a LUN that vanished): no (F), the array just has one leg fewer. */
+  removeLeg(mirror: string, which: 'old' | 'new'): void {
+    this.settle();
+    const a = this.arrays.get(this.mdKname(mirror) ?? '');
+    if (a === undefined) throw new Error(`simulated host ${this.host}: no active array ${mirror}`);
+    const leg = which === 'old' ? a.legs.find((l) => l.number === 0) : a.legs.find((l) => l.number !== 0);
+    if (leg === undefined) throw new Error(`simulated host ${this.host}: ${mirror} has no ${which} leg`);
+    if (leg.state === 'spare' && leg.slot !== null) a.recoveredKiB = null;
+    a.legs = a.legs.filter((l) => l !== leg);
   }
 
   /** Something opened the volume exclusively (a mount, LVM, another md): mdadm gets EBUSY. */
@@ -249,7 +321,10 @@ export class SimulatedHost implements CommandRunner {
   // ---- the CommandRunner port ----------------------------------------------------------
 
   async run(argv: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
+    // the session's cost is paid before the command runs on the host, as over ssh
+    if (this.commandCostMs > 0) await this.sleep!(this.commandCostMs);
     this.settle();
+    this.counts.commands++;
     const r = this.answer([...argv], options.input);
     const result: CommandResult = { argv: [...argv], ...r, durationMs: 0 };
     this.history.push(result);
@@ -278,6 +353,8 @@ export class SimulatedHost implements CommandRunner {
         return this.lsblk(args) ?? this.unknown(argv);
       case 'blockdev':
         return this.blockdev(args) ?? this.unknown(argv);
+      case 'sh':
+        return this.script(args) ?? this.unknown(argv);
       default:
         return this.unknown(argv);
     }
@@ -454,6 +531,10 @@ export class SimulatedHost implements CommandRunner {
       speedKiBs: 0,
       localSpeedMax: null,
       openCount: 0,
+      // seen in the lab: with udev a built array sits in read-auto until its first write or
+      // `mdadm --add`; the captures without udev (fixtures/md) show it active at once
+      autoReadOnly: this.udev,
+      counters: zeroCounters(),
     });
     return out('', `mdadm: array ${mdPath} built and started.\n`, 0);
   }
@@ -468,6 +549,7 @@ export class SimulatedHost implements CommandRunner {
     let number = a.raidDisks;
     while (a.legs.some((l) => l.number === number)) number++;
     a.legs.unshift({ kname: nv.spec.kname, number, slot: null, state: 'spare', writeError: false });
+    a.autoReadOnly = false;
     this.startRecoveryIfNeeded(a);
     return out('', `mdadm: added ${newPath}\n`, 0);
   }
@@ -483,6 +565,8 @@ export class SimulatedHost implements CommandRunner {
       );
     }
     this.arrays.delete(a.kname);
+    // udev's md rules remove the array's /dev/md/NAME once the array is gone (seen in the lab)
+    if (this.udev) for (const [name, target] of this.links) if (target === `/dev/${a.kname}`) this.links.delete(name);
     return out('', `mdadm: stopped ${mdPath}\n`, 0);
   }
 
@@ -536,7 +620,7 @@ export class SimulatedHost implements CommandRunner {
       const slots = Array.from({ length: a.raidDisks }, (_, i) =>
         a.legs.some((l) => l.slot === i && l.state === 'in_sync') ? 'U' : '_',
       ).join('');
-      text += `${k} : active raid1 ${legs}\n`;
+      text += `${k} : active ${a.autoReadOnly ? '(auto-read-only) ' : ''}raid1 ${legs}\n`;
       text += `      ${a.sizeKiB} blocks super non-persistent [${a.raidDisks}/${this.upSlots(a)}] [${slots}]\n`;
       if (a.recoveredKiB !== null) {
         text += `${mdstatProgressLine('recovery', Math.floor(a.recoveredKiB), a.sizeKiB, a.speedKiBs)}\n`;
@@ -622,7 +706,7 @@ export class SimulatedHost implements CommandRunner {
       sync_speed: recovering ? String(Math.floor(a.speedKiBs)) : 'none',
       sync_speed_min: `${this.systemSpeedMinKiBs} (system)`,
       sync_speed_max: a.localSpeedMax === null ? `${this.systemSpeedMaxKiBs} (system)` : `${a.localSpeedMax} (local)`,
-      array_state: 'clean',
+      array_state: a.autoReadOnly ? 'read-auto' : 'clean',
       level: 'raid1',
       raid_disks: String(a.raidDisks),
       component_size: String(a.sizeKiB),
@@ -774,9 +858,200 @@ export class SimulatedHost implements CommandRunner {
   }
 
   private blockdev(args: string[]): Omit<CommandResult, 'argv' | 'durationMs'> | null {
+    if (args.length === 2 && args[0] === '--flushbufs') {
+      const ok = this.findVolume(args[1]!) !== undefined || this.arrays.has(this.mdKname(args[1]!) ?? '');
+      return ok ? out() : out('', `blockdev: cannot open ${args[1]}: ${ENOENT}\n`, 1);
+    }
     if (args.length !== 2 || args[0] !== '--getsize64') return null;
     const v = this.findVolume(args[1]!);
     if (v === undefined) return out('', `blockdev: cannot open ${args[1]}: ${ENOENT}\n`, 1);
     return out(`${v.spec.sizeBytes}\n`, '', 0);
+  }
+
+  // ---- the host scripts (scripts.ts), answered as the real ones answer ---------------------
+
+  /** `sh -c SCRIPT NAME ARGS...` for sanshift's two scripts only; anything else is unknown. */
+  private script(args: string[]): Omit<CommandResult, 'argv' | 'durationMs'> | null {
+    const [c, text, , ...rest] = args;
+    if (c !== '-c') return null;
+    if (text === PROBE_SCRIPT) {
+      this.counts.probes++;
+      const [mode = 'state', ...paths] = rest;
+      return out(this.probeText(mode, paths));
+    }
+    if (text === MD_ACT_SCRIPT) {
+      this.counts.mdActions++;
+      return out(this.mdActText(rest));
+    }
+    return null;
+  }
+
+  /** `readlink -m` of one path. */
+  private readlinkM(p: string): string {
+    return this.resolve(p);
+  }
+
+  private statLine(c: Counters): string {
+    // the 17 fields of /sys/block/X/stat; only writes and discards are modelled
+    return `0 0 0 0 ${c.writeIos} 0 ${c.writeSectors} 0 0 0 0 0 0 ${c.discardSectors} 0 0 0`;
+  }
+
+  /** The probe's output, fact for fact in the order the script prints them. */
+  private probeText(mode: string, paths: string[]): string {
+    const lines: string[] = [`#probe 1 ${mode}`];
+    const seen = new Set<string>();
+    let todo: string[] = [];
+    const want = (k: string) => {
+      if (seen.has(k)) return;
+      seen.add(k);
+      todo.push(k);
+    };
+    for (const p of paths) {
+      const r = this.readlinkM(p);
+      lines.push(`link ${p} ${r}`);
+      const m = /^\/dev\/([^/]+)$/.exec(r);
+      if (m !== null) want(m[1]!);
+    }
+    while (todo.length > 0) {
+      const batch = todo;
+      todo = [];
+      for (const k of batch) this.examine(k, lines, want);
+    }
+    if (mode === 'full') {
+      for (const v of this.volumes.values()) if (v.mountpoint !== null) lines.push(`mount ${v.spec.majMin} ${v.mountpoint}`);
+      lines.push(`mdadm ${this.mdadmInstalled ? MDADM_VERSION.trim() : '-'}`, 'flock present', 'blockdev present');
+    }
+    lines.push('#mdstat', ...this.renderMdstat().replace(/\n$/, '').split('\n'), '#end');
+    return `${lines.join('\n')}\n`;
+  }
+
+  private examine(k: string, lines: string[], want: (k: string) => void): void {
+    const v = this.volumeByKname(k);
+    const a = this.arrays.get(k);
+    if (v !== undefined) {
+      lines.push(`dev ${k} ${v.spec.majMin}`, `size ${k} ${Math.floor(v.spec.sizeBytes / 512)}`, `stat ${k} ${this.statLine(v.counters)}`, `lbs ${k} ${v.spec.logicalBlockSize}`);
+      if (v.spec.serial !== '') lines.push(`udev ${k} ID_SERIAL=${v.spec.serial}`);
+      for (const h of this.holdersOf(k) ?? []) {
+        lines.push(`holder ${k} ${h}`);
+        if (h.startsWith('md')) want(h);
+      }
+      return;
+    }
+    if (a !== undefined) {
+      lines.push(`dev ${k} 9:${k.slice(2)}`, `size ${k} ${a.sizeKiB * 2}`, `stat ${k} ${this.statLine(a.counters)}`, 'lbs ' + k + ' 512');
+      for (const f of ['array_state', 'sync_action', 'sync_completed', 'degraded', 'sync_speed', 'sync_speed_max', 'mismatch_cnt']) {
+        lines.push(`md ${k} ${f} ${(this.readFile(`/sys/block/${k}/md/${f}`) ?? '').trim()}`);
+      }
+      // dev-* in the order the shell's glob sorts them
+      for (const leg of [...a.legs].sort((x, y) => (x.kname < y.kname ? -1 : x.kname > y.kname ? 1 : 0))) {
+        lines.push(`leg ${k} ${leg.kname} ${(this.readFile(`/sys/block/${k}/md/dev-${leg.kname}/state`) ?? '').trim()}`);
+      }
+      return;
+    }
+    lines.push(`absent ${k}`);
+  }
+
+  /** The md action script: groups of VERB MIRROR OLD NEW SPEED, then a probe of every path. */
+  private mdActText(args: string[]): string {
+    const lines: string[] = ['#act 1'];
+    const paths: string[] = [];
+    let failed = false;
+    for (let i = 0; i + 5 <= args.length; i += 5) {
+      const [verb, md, old, nu, speed] = args.slice(i, i + 5) as [MdVerb, string, string, string, string];
+      paths.push(md, old, nu);
+      if (failed) {
+        lines.push(`skip ${verb} ${md}`);
+        continue;
+      }
+      if (!this.mdAct(verb, md, old, nu, speed, lines)) failed = true;
+    }
+    return `${lines.join('\n')}\n${this.probeText('state', paths)}`;
+  }
+
+  /** One group, as the script's act(); false when it failed. */
+  private mdAct(verb: MdVerb, md: string, old: string, nu: string, speed: string, lines: string[]): boolean {
+    const kn = (p: string) => /^\/dev\/([^/]+)$/.exec(this.readlinkM(p))?.[1] ?? '';
+    const view = () => {
+      const mdr = this.readlinkM(md);
+      const mk = /^\/dev\/(md\d+)$/.exec(mdr)?.[1] ?? '';
+      const a = this.arrays.get(mk);
+      const ok = kn(old);
+      const nk = kn(nu);
+      const legs = a === undefined ? [] : [...a.legs].map((l) => l.kname).sort();
+      const ours = a !== undefined && legs.includes(ok) && legs.every((l) => l === ok || (nk !== '' && l === nk));
+      return { mdr, mk, a, ok, nk, legs, ours, hasNew: a !== undefined && nk !== '' && legs.includes(nk) };
+    };
+    const fail = (code: string, message: string) => {
+      lines.push(`fail ${verb} ${md} ${code} ${message}`);
+      return false;
+    };
+    const run = (r: Omit<CommandResult, 'argv' | 'durationMs'>) => {
+      for (const l of `${r.stdout}${r.stderr}`.split('\n')) if (l !== '') lines.push(`> ${l}`);
+      return r.exitCode;
+    };
+    const setSpeed = (mk: string) => speed === '-' || this.tee([`/sys/block/${mk}/md/sync_speed_max`], `${speed}\n`)?.exitCode === 0;
+    let w = view();
+    switch (verb) {
+      case 'build': {
+        if (w.ours) {
+          lines.push(`ok build ${md} ${w.mk} ${w.hasNew ? 'already-with-new' : 'already'}`);
+          return true;
+        }
+        if (w.a !== undefined) return fail('name-taken', `${w.mdr} holds ${w.legs.join(' ')}`);
+        const ov = w.ok === '' ? undefined : this.volumeByKname(w.ok);
+        if (ov === undefined) return fail('old-missing', `${old} is not a block device`);
+        const holders = this.holdersOf(w.ok) ?? [];
+        if (holders.length > 0) return fail('old-held', `${old} is held by ${holders[0]}`);
+        const rc = run(this.mdadmBuild([md, '--level', '1', '--raid-disks=2', old, 'missing'])!);
+        if (rc !== 0) return fail('mdadm', `mdadm --build exited ${rc}`);
+        w = view();
+        if (!w.ours || w.hasNew) return fail('not-ours', `after the build, ${w.mdr} does not hold ${old} alone`);
+        if (!setSpeed(w.mk)) return fail('speed', `cannot write /sys/block/${w.mk}/md/sync_speed_max`);
+        lines.push(`ok build ${md} ${w.mk}`);
+        return true;
+      }
+      case 'flush':
+        if (!w.ours) return fail('not-ours', `${md} is not the mirror of ${old}`);
+        lines.push(`ok flush ${md} ${w.mk}`);
+        return true;
+      case 'add': {
+        if (!w.ours) return fail('not-ours', `${md} is not the mirror of ${old}`);
+        if (w.hasNew) {
+          lines.push(`ok add ${md} ${w.mk} already`);
+          return true;
+        }
+        const nv = w.nk === '' ? undefined : this.volumeByKname(w.nk);
+        if (nv === undefined) return fail('new-missing', `${nu} is not a block device`);
+        const users = [...(this.holdersOf(w.nk) ?? []).map((h) => ` ${w.nk}:held-by:${h}`), ...(nv.mountpoint === null ? [] : [` ${w.nk}:mounted-on:${nv.mountpoint}`])];
+        if (users.length > 0) return fail('new-in-use', `${nu} is in use:${users.join('')}`);
+        const olbs = this.volumeByKname(w.ok)!.spec.logicalBlockSize;
+        if (olbs !== nv.spec.logicalBlockSize) return fail('sector-size', `${old} has ${olbs}-byte sectors, ${nu} has ${nv.spec.logicalBlockSize}`);
+        if (!setSpeed(w.mk)) return fail('speed', `cannot write /sys/block/${w.mk}/md/sync_speed_max`);
+        lines.push(`base ${md} old ${w.ok} ${this.statLine(this.volumeByKname(w.ok)!.counters)}`);
+        lines.push(`base ${md} md ${w.mk} ${this.statLine(w.a!.counters)}`);
+        const rc = run(this.mdadmAdd(`/dev/${w.mk}`, nu));
+        if (rc !== 0) return fail('mdadm', `mdadm --add exited ${rc}`);
+        lines.push(`ok add ${md} ${w.mk}`);
+        return true;
+      }
+      case 'stop': {
+        if (!w.ours) {
+          if (w.a !== undefined) return fail('not-ours', `${w.mdr} holds ${w.legs.join(' ')}, not ${old}`);
+          lines.push(`ok stop ${md} - already`);
+          return true;
+        }
+        const rc = run(this.mdadmStop(`/dev/${w.mk}`));
+        if (rc !== 0) return fail('mdadm', `mdadm --stop exited ${rc}`);
+        lines.push(`ok stop ${md} ${w.mk}`);
+        return true;
+      }
+      case 'speed':
+        if (!w.ours) return fail('not-ours', `${md} is not the mirror of ${old}`);
+        if (!setSpeed(w.mk)) return fail('speed', `cannot write /sys/block/${w.mk}/md/sync_speed_max`);
+        lines.push(`ok speed ${md} ${w.mk}`);
+        return true;
+      default:
+        return fail('verb', 'unknown verb');
+    }
   }
 }

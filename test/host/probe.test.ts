@@ -1,0 +1,139 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from '@jest/globals';
+import { mdActArgv, parseMdAct, type MdAction } from '../../src/host/md-act.js';
+import { deviceOf, mirrorStateIn, parseProbe, probeArgv, sectorsWrittenAround } from '../../src/host/probe.js';
+import { MD_ACT_SCRIPT, PROBE_SCRIPT } from '../../src/host/scripts.js';
+import { SimulatedHost } from '../../src/host/simulated.js';
+
+// Real outputs of the two host scripts, captured in the lab (kernel 6.1, mdadm 4.2, dash) on
+// the volumes of the tenant vm3: old-vm3 = dm-6, new-vm3 = dm-7, new-vm1 = dm-1 (256 MiB).
+const CAPTURES = join(process.cwd(), 'fixtures', 'lab-captures');
+function capture(name: string): { command: string; stdout: string } {
+  const text = readFileSync(join(CAPTURES, `${name}.txt`), 'utf8');
+  const lines = text.split('\n');
+  const exit = lines.findIndex((l) => /^\[exit \d+\]$/.test(l));
+  return { command: lines[0]!.slice(2), stdout: `${lines.slice(1, exit).join('\n')}\n` };
+}
+
+const vm3 = { mirror: '/dev/md/ss-vm3-vda', old: '/dev/mapper/old-vm3', new: '/dev/mapper/new-vm3' };
+const MiB = 1024 * 1024;
+
+describe('the probe, on real output', () => {
+  it('reads links, identities, sizes, sector sizes and the tools', () => {
+    const snap = parseProbe(capture('probe-full-free').stdout);
+    expect(snap.mode).toBe('full');
+    expect(snap.links.get(vm3.old)).toBe('/dev/dm-6');
+    expect(snap.links.get(vm3.mirror)).toBe(vm3.mirror);
+    expect(deviceOf(snap, vm3.mirror)).toBeNull();
+    const old = deviceOf(snap, vm3.old)!;
+    expect(old).toMatchObject({ kname: 'dm-6', majMin: '252:6', sizeBytes: 64 * MiB, logicalBlockSize: 512, holders: [] });
+    expect(snap.tools).toEqual({ mdadm: 'mdadm - v4.2 - 2021-12-30 - Debian 4.2-5', flock: true, blockdev: true });
+    expect(snap.mdLoaded).toBe(true);
+    expect(snap.mdstat.arrays).toEqual([]);
+  });
+
+  it('refuses output that was cut short', () => {
+    const text = capture('probe-full-free').stdout;
+    expect(() => parseProbe(text.slice(0, text.indexOf('#end')))).toThrow(/before "#end"/);
+  });
+});
+
+describe('md actions, on real output', () => {
+  it('build: OLD alone in the array, capped, and a second build is a no-op', () => {
+    const r = parseMdAct(capture('md-act-build').stdout);
+    expect(r.outcomes).toEqual([{ verb: 'build', mirror: vm3.mirror, ok: true, kernelName: 'md127', already: false, output: ['mdadm: array /dev/md/ss-vm3-vda built and started.'] }]);
+    const md = r.after.devices.get('md127')!;
+    expect([...md.md!.legs]).toEqual([['dm-6', 'in_sync']]);
+    expect(md.md!.files.get('sync_speed_max')).toBe('1000 (local)');
+    expect(r.after.devices.get('dm-6')!.holders).toEqual(['md127']);
+    expect(parseMdAct(capture('md-act-build-again').stdout).outcomes[0]).toMatchObject({ ok: true, already: true });
+  });
+
+  it('add: records the I3 baseline and starts the copy; writes around OLD show in the counters', () => {
+    const r = parseMdAct(capture('md-act-flush-add').stdout);
+    expect(r.outcomes.map((o) => [o.verb, o.ok])).toEqual([['flush', true], ['add', true]]);
+    const base = r.baselines.get(vm3.mirror)!;
+    expect(base).toMatchObject({ oldKname: 'dm-6', mdKname: 'md127' });
+    expect(mirrorStateIn(r.after, 'md127')).toMatchObject({ syncAction: 'recover', inSync: false });
+    // then 1 MiB went through the mirror and 1 MiB straight to OLD
+    const later = parseProbe(capture('probe-state-recovering-written-around').stdout);
+    const now = { old: later.devices.get('dm-6')!.counters!, md: later.devices.get('md127')!.counters! };
+    expect(sectorsWrittenAround(base, now)).toBe(2048);
+  });
+
+  it('stop, then stop again: the second one finds nothing to stop', () => {
+    expect(parseMdAct(capture('md-act-stop').stdout).outcomes[0]).toMatchObject({ verb: 'stop', ok: true, kernelName: 'md127', already: false });
+    const again = parseMdAct(capture('md-act-stop-again').stdout);
+    expect(again.outcomes[0]).toMatchObject({ verb: 'stop', ok: true, kernelName: null, already: true });
+    expect(again.after.mdstat.arrays).toEqual([]);
+  });
+
+  it('refuses a name held by a stranger array, and skips what follows', () => {
+    const r = parseMdAct(capture('md-act-name-taken').stdout);
+    expect(r.outcomes).toEqual([
+      { verb: 'build', mirror: vm3.mirror, ok: false, code: 'name-taken', message: '/dev/md127 holds dm-1', output: [] },
+      { verb: 'add', mirror: vm3.mirror, ok: false, code: 'skipped', message: 'not attempted after an earlier failure', output: [] },
+    ]);
+  });
+
+  it('refuses to add a NEW that something holds (I5 on the host)', () => {
+    const r = parseMdAct(capture('md-act-new-held').stdout);
+    expect(r.outcomes[1]).toMatchObject({ verb: 'add', ok: false, code: 'new-in-use', message: '/dev/mapper/new-vm3 is in use: dm-7:held-by:dm-10' });
+    expect(r.baselines.size).toBe(0);
+  });
+});
+
+/** The captured outputs with what differs between two runs (counters, times) blanked. */
+function normalise(stdout: string): string {
+  return stdout
+    .split('\n')
+    .filter((l) => !l.startsWith('stat ') && !l.startsWith('base '))
+    .map((l) => l.replace(/^(md \S+ (?:sync_completed|sync_speed)) .*/, '$1 N').replace(/^(\s+\[[=>.]+\]\s+recovery =).*/, '$1 ...'))
+    .join('\n');
+}
+
+describe('the simulated host answers the scripts as the real host did', () => {
+  function labHost(): SimulatedHost {
+    let t = 0;
+    const host = new SimulatedHost({ now: () => (t += 10), systemSpeedMaxKiBs: 1000 });
+    host.addVolume({ path: '/dev/mapper/new-vm1', kname: 'dm-1', sizeBytes: 256 * MiB });
+    host.addVolume({ path: vm3.old, kname: 'dm-6', sizeBytes: 64 * MiB });
+    host.addVolume({ path: vm3.new, kname: 'dm-7', sizeBytes: 64 * MiB });
+    return host;
+  }
+  const act = async (host: SimulatedHost, actions: MdAction[]) => (await host.run(mdActArgv(actions))).stdout;
+
+  it('byte for byte, counters and progress aside, through the captured sequence', async () => {
+    const host = labHost();
+    const same = async (name: string, stdout: Promise<string>) => expect([name, normalise(await stdout)]).toEqual([name, normalise(capture(name).stdout)]);
+    await same('probe-full-free', host.run(probeArgv('full', [vm3.mirror, vm3.old, vm3.new])).then((r) => r.stdout));
+    await same('md-act-build', act(host, [{ verb: 'build', ...vm3, speedKiBs: 1000 }]));
+    await same('md-act-build-again', act(host, [{ verb: 'build', ...vm3, speedKiBs: 1000 }]));
+    await same('md-act-flush-add', act(host, [{ verb: 'flush', ...vm3 }, { verb: 'add', ...vm3, speedKiBs: 1000 }]));
+    await same('md-act-stop', act(host, [{ verb: 'stop', ...vm3 }]));
+    await same('md-act-stop-again', act(host, [{ verb: 'stop', ...vm3 }]));
+    await host.run(['mdadm', '--build', vm3.mirror, '--level', '1', '--raid-disks=2', '/dev/mapper/new-vm1', 'missing']);
+    await same('md-act-name-taken', act(host, [{ verb: 'build', ...vm3 }, { verb: 'add', ...vm3 }]));
+    await host.run(['mdadm', '--stop', vm3.mirror]);
+    host.setHolder(vm3.new, 'dm-10');
+    await same('md-act-new-held', act(host, [{ verb: 'build', ...vm3 }, { verb: 'add', ...vm3 }]));
+  });
+
+  it('counts writes as the kernel does: through the mirror on both, around it on OLD alone', async () => {
+    const host = labHost();
+    const first = parseMdAct(await act(host, [{ verb: 'build', ...vm3 }, { verb: 'add', ...vm3 }]));
+    host.write(vm3.mirror, 2048);
+    host.write(vm3.old, 2048);
+    const now = parseProbe((await host.run(probeArgv('state', [vm3.mirror, vm3.old, vm3.new]))).stdout);
+    const counters = { old: now.devices.get('dm-6')!.counters!, md: now.devices.get('md127')!.counters! };
+    expect(sectorsWrittenAround(first.baselines.get(vm3.mirror)!, counters)).toBe(2048);
+  });
+
+  it('knows only sanshift\'s own scripts', async () => {
+    const host = labHost();
+    expect((await host.run(['sh', '-c', 'cat /proc/mdstat', 'x'])).exitCode).toBe(127);
+    expect((await host.run(['sh', '-c', PROBE_SCRIPT, 'sanshift-probe', 'state'])).exitCode).toBe(0);
+    expect(MD_ACT_SCRIPT).not.toBe(PROBE_SCRIPT);
+  });
+});
