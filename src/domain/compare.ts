@@ -3,7 +3,7 @@
 
 import { parseDomain } from './identity.js';
 import { removeMigrationMetadata } from './metadata.js';
-import { buildXml, type XmlElement, type XmlNode } from './xml.js';
+import { buildXml, childElements, type XmlElement, type XmlNode } from './xml.js';
 
 export interface CompareOptions {
   /** also ignore sanshift's own `<metadata>` record (which changes at every phase) */
@@ -34,4 +34,40 @@ function withoutWhitespaceText(el: XmlElement): XmlElement {
     else if (child.text.trim() !== '') children.push(child);
   }
   return { ...el, children };
+}
+
+/**
+ * What an operator changed between two versions of a definition, as the names of the parts
+ * that differ (`memory`, `devices/interface`, ...): the disk sources and sanshift's own record
+ * are the migration's and are left out. Names only, so no secret is ever shown.
+ */
+export function changedParts(before: string, after: string): string[] {
+  const parts = (xml: string): Map<string, string> => {
+    const domain = withoutWhitespaceText(parseDomain(removeMigrationMetadata(xml)));
+    delete domain.attributes['id'];
+    const out = new Map<string, string>();
+    const add = (key: string, el: XmlElement) => {
+      let k = key;
+      for (let i = 2; out.has(k); i++) k = `${key}#${i}`;
+      out.set(k, buildXml(el));
+    };
+    for (const el of childElements(domain)) {
+      if (el.name !== 'devices') {
+        add(el.name, el);
+        continue;
+      }
+      for (const dev of childElements(el)) {
+        if (dev.name === 'disk') {
+          // the source of a disk is what the migration moves; the rest of it is the operator's
+          const copy = { ...dev, children: dev.children.map((c) => (c.kind === 'element' && c.name === 'source' ? { ...c, attributes: { ...c.attributes, dev: '' } } : c)) };
+          add('devices/disk', copy);
+        } else add(`devices/${dev.name}`, dev);
+      }
+    }
+    return out;
+  };
+  const a = parts(before);
+  const b = parts(after);
+  const names = [...new Set([...a.keys(), ...b.keys()])].filter((k) => a.get(k) !== b.get(k));
+  return [...new Set(names.map((k) => k.replace(/#\d+$/, '')))];
 }

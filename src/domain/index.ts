@@ -11,5 +11,5 @@ export {
   type MigrationMetadata,
   type MigrationDiskRecord,
 } from './metadata.js';
-export { normalizeForCompare, sameDefinition, type CompareOptions } from './compare.js';
+export { changedParts, normalizeForCompare, sameDefinition, type CompareOptions } from './compare.js';
 export { DomainXmlError, DiskTargetError, DiskTargetProblem, type DiskTargetFault } from './errors.js';

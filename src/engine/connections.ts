@@ -11,7 +11,7 @@ import type { CommandRunner } from '../host/runner.js';
 import { SimulatedHost, type SimVolumeSpec } from '../host/simulated.js';
 import { SshRunner } from '../host/ssh.js';
 import { HypervisorPool } from '../hypervisor/libvirt.js';
-import type { Hypervisor } from '../hypervisor/port.js';
+import type { Hypervisor, XmlOptions } from '../hypervisor/port.js';
 import { newVolumeFor } from '../inventory/mapping.js';
 import type { HostSpec, Inventory } from '../inventory/types.js';
 import type { PlanPorts } from '../plan/fleet-plan.js';
@@ -27,6 +27,13 @@ export interface SimulatedGuestTimes {
   bootMs: number;
 }
 
+/** What a simulated host's sessions and libvirt calls cost on the engine's clock: a far or
+ * loaded hypervisor (the windows benchmark uses 100 ms per command, 20 ms per call). */
+export interface SimulatedCosts {
+  commandMs: number;
+  libvirtCallMs: number;
+}
+
 export const DEFAULT_GUEST_TIMES: SimulatedGuestTimes = { shutdownMs: 20_000, bootMs: 30_000 };
 
 export interface ConnectionOptions {
@@ -39,6 +46,8 @@ export interface ConnectionOptions {
   simulated?: Map<string, SimulatedHost>;
   /** guest power-off and boot times on simulated hosts (default: none, for tests) */
   guestTimes?: SimulatedGuestTimes;
+  /** what each host command and libvirt call costs on simulated hosts (default: nothing) */
+  costs?: SimulatedCosts;
   /** where a rehearsal keeps its simulated fleet between commands (see saveRehearsal) */
   rehearsalDir?: string;
 }
@@ -78,7 +87,7 @@ export class Connections implements PlanPorts {
     let w = this.wrapped.get(host.name);
     if (w === undefined) {
       const hv = tracked(this.pool.get(host.name, this.uriOf(host)), this.options.clock);
-      w = host.shell !== 'simulated' ? hv : new MirrorOpenTracker(hv, () => this.simulated.get(host.name), this.options.clock, this.options.guestTimes ?? { shutdownMs: 0, bootMs: 0 });
+      w = host.shell !== 'simulated' ? hv : new RehearsalHypervisor(hv, () => this.simulated.get(host.name), this.options.clock, this.options.guestTimes ?? { shutdownMs: 0, bootMs: 0 }, this.options.costs?.libvirtCallMs ?? 0);
       this.wrapped.set(host.name, w);
     }
     return w;
@@ -135,7 +144,8 @@ export class Connections implements PlanPorts {
   private async simulatedHost(host: HostSpec): Promise<SimulatedHost> {
     const known = this.simulated.get(host.name);
     if (known !== undefined) return known;
-    const sim = new SimulatedHost({ host: host.name, now: () => this.options.clock.now() });
+    const costMs = this.options.costs?.commandMs ?? 0;
+    const sim = new SimulatedHost({ host: host.name, now: () => this.options.clock.now(), ...(costMs > 0 ? { commandCostMs: costMs, sleep: (ms: number) => this.options.clock.sleep(ms) } : {}) });
     const savedVolumes = this.savedNodeFile(host)?.replace(/\.node\.xml$/, '.volumes.json');
     const volumes =
       savedVolumes !== undefined && existsSync(savedVolumes)
@@ -208,15 +218,20 @@ export async function simulatedVolumes(inv: Inventory, host: HostSpec, hv: Hyper
   return [...sizes].map(([path, sizeBytes], i) => ({ path, kname: `dm-${i}`, sizeBytes }));
 }
 
-/** Tells the simulated host when a running domain holds its mirrors open, as the kernel would
- * (a held md device refuses `mdadm --stop`), and gives simulated guests their power-off and
- * boot times on the engine's clock. */
-class MirrorOpenTracker implements Hypervisor {
+/** The hypervisor of a rehearsal host: libvirt's test driver, plus what a real host does that
+ * the test driver does not. It tells the simulated md host when a running domain holds its
+ * mirrors open (a held md device refuses `mdadm --stop`) and when a guest writes through them,
+ * gives simulated guests their power-off and boot times, and charges each call its cost on the
+ * engine's clock. */
+class RehearsalHypervisor implements Hypervisor {
+  /** libvirt calls made, for benchmarks */
+  calls = 0;
   constructor(
     private readonly inner: Hypervisor,
     private readonly sim: () => SimulatedHost | undefined,
     private readonly clock: Clock,
     private readonly times: SimulatedGuestTimes,
+    private readonly callCostMs: number,
   ) {}
   get host(): string {
     return this.inner.host;
@@ -224,20 +239,41 @@ class MirrorOpenTracker implements Hypervisor {
   get uri(): string {
     return this.inner.uri;
   }
-  listDomains(): Promise<string[]> {
+  private async cost(): Promise<void> {
+    this.calls++;
+    if (this.callCostMs > 0) await this.clock.sleep(this.callCostMs);
+  }
+  async listDomains(): Promise<string[]> {
+    await this.cost();
     return this.inner.listDomains();
   }
-  lookup(name: string) {
+  async roster(): Promise<Map<string, number | null>> {
+    await this.cost();
+    return this.inner.roster();
+  }
+  async transientDomains(): Promise<Set<string>> {
+    await this.cost();
+    return this.inner.transientDomains();
+  }
+  async lookup(name: string) {
+    await this.cost();
     return this.inner.lookup(name);
   }
-  liveXml(name: string): Promise<string> {
+  async liveXml(name: string): Promise<string> {
+    await this.cost();
     return this.inner.liveXml(name);
   }
-  inactiveXml(name: string): Promise<string> {
-    return this.inner.inactiveXml(name);
+  async inactiveXml(name: string, options?: XmlOptions): Promise<string> {
+    await this.cost();
+    return this.inner.inactiveXml(name, options);
   }
-  hasManagedSave(name: string): Promise<boolean> {
+  async hasManagedSave(name: string): Promise<boolean> {
+    await this.cost();
     return this.inner.hasManagedSave(name);
+  }
+  async managedSaveDomains(): Promise<Set<string>> {
+    await this.cost();
+    return this.inner.managedSaveDomains();
   }
   private async setOpen(xml: string, n: number): Promise<void> {
     const sim = this.sim();
@@ -252,28 +288,35 @@ class MirrorOpenTracker implements Hypervisor {
     const st = await this.inner.lookup(name);
     if (st?.id === null) await this.setOpen(xml, 0);
   }
-  shutdown(name: string): Promise<void> {
+  async shutdown(name: string): Promise<void> {
+    await this.cost();
     // The guest powers off a while after the request, as a real one does.
     return this.closing(name, async () => {
       await this.clock.sleep(this.times.shutdownMs);
       await this.inner.shutdown(name);
     });
   }
-  destroy(name: string): Promise<void> {
+  async destroy(name: string): Promise<void> {
+    await this.cost();
     return this.closing(name, () => this.inner.destroy(name));
   }
-  define(xml: string): Promise<void> {
+  async define(xml: string): Promise<void> {
+    await this.cost();
     return this.inner.define(xml);
   }
-  async start(name: string): Promise<void> {
+  async start(name: string): Promise<number | null> {
+    await this.cost();
     await this.clock.sleep(this.times.bootMs);
-    await this.inner.start(name);
+    const id = await this.inner.start(name);
     await this.setOpen(await this.inner.liveXml(name), 1);
+    return id;
   }
-  async startWithLiveXml(xml: string): Promise<void> {
+  async startWithLiveXml(xml: string): Promise<number | null> {
+    await this.cost();
     await this.clock.sleep(this.times.bootMs);
-    await this.inner.startWithLiveXml(xml);
+    const id = await this.inner.startWithLiveXml(xml);
     await this.setOpen(xml, 1);
+    return id;
   }
   close(): Promise<void> {
     return this.inner.close();

@@ -6,7 +6,8 @@
 // once its dependencies are up (T1) or have passed their health gate (T2). VMs found already
 // past T1 when a run starts (a resumed run) continue outside the scheduler: their windows are
 // behind them or already open.
-import { setResyncSpeedMax, resolveMirror } from '../host/md.js';
+import PQueue from 'p-queue';
+import { runMdActions } from '../host/md-act.js';
 import type { CommandRunner } from '../host/runner.js';
 import type { Limits } from '../inventory/types.js';
 import { planBundles, type BundlePlan, type FleetVm } from '../plan/bundles.js';
@@ -28,8 +29,18 @@ export type VmSignal =
 
 /** What a VM's state machine sees of the coordinator. */
 export interface VmCoordination {
-  gate(kind: GateKind): Promise<void>;
+  /** resolves when the VM may go on; true when it had to wait (what it observed may be old) */
+  gate(kind: GateKind): Promise<boolean>;
   signal(s: VmSignal): void;
+  /** true when the coordinator sets md's resync speed (bandwidth limits in the inventory) */
+  readonly ownsResyncSpeed: boolean;
+  /** The mirrors of these disks are about to copy: their share of the bandwidth, to set before
+   * NEW joins (a cap set after would come too late for a small volume; seen in the lab). Empty
+   * when the coordinator does not manage bandwidth. */
+  resyncShares(targets: readonly string[]): Promise<Map<string, number | 'system'>>;
+  /** The copies of these disks ended without completing (the add failed, a stale mirror was
+   * stopped): their bandwidth goes to the others. */
+  resyncsAbandoned(targets: readonly string[]): void;
 }
 
 interface VmStage {
@@ -45,6 +56,11 @@ interface VmStage {
 }
 
 const freshStage = (): VmStage => ({ downT1: false, mirrorReady: false, upT1: false, synced: false, downT2: false, readyT2: false, upT2: false, finished: false, failed: false });
+
+/** md's sync_speed_max for a share: whole KiB/s, or the host's default when unlimited. */
+function speedWord(kiBs: number | undefined): number | 'system' {
+  return kiBs === undefined || !Number.isFinite(kiBs) ? 'system' : Math.max(1, Math.floor(kiBs));
+}
 
 export class Coordinator {
   readonly bundles: BundlePlan;
@@ -64,7 +80,8 @@ export class Coordinator {
     private readonly options: {
       resyncSpeedMaxKiB?: number;
       runnerOf: (host: string) => Promise<CommandRunner>;
-      mirrorOf: (vm: string, target: string) => string;
+      /** a disk's mirror and its two legs: speed changes check the array's identity first */
+      diskOf: (vm: string, target: string) => { mirror: string; old: string; new: string };
       emit: EventSink;
       now: () => number;
     },
@@ -88,7 +105,28 @@ export class Coordinator {
   }
 
   for(vm: string): VmCoordination {
-    return { gate: (kind) => this.gate(vm, kind), signal: (s) => this.signal(vm, s) };
+    return {
+      gate: (kind) => this.gate(vm, kind),
+      signal: (s) => this.signal(vm, s),
+      ownsResyncSpeed: this.manageBandwidth,
+      resyncShares: (targets) => this.resyncShares(vm, targets),
+      resyncsAbandoned: (targets) => this.resyncsAbandoned(vm, targets),
+    };
+  }
+
+  private async resyncShares(vm: string, targets: readonly string[]): Promise<Map<string, number | 'system'>> {
+    if (!this.manageBandwidth) return new Map();
+    for (const t of targets) this.scheduler.resyncStarted(vm, t);
+    const shares = this.scheduler.allocateBandwidth();
+    // the others of the same resources give up their part: rebalanced, one host at a time
+    void this.rebalance(new Set(targets.map((t) => `${vm}/${t}`)));
+    return new Map(targets.map((t) => [t, speedWord(shares.get(`${vm}/${t}`))]));
+  }
+
+  private resyncsAbandoned(vm: string, targets: readonly string[]): void {
+    for (const t of targets) this.scheduler.resyncEnded(vm, t);
+    void this.rebalance();
+    this.pump();
   }
 
   private bundleOf(vm: string): number {
@@ -149,11 +187,11 @@ export class Coordinator {
     return (s.downT1 && !s.upT1) || (s.downT2 && !s.upT2);
   }
 
-  private gate(vm: string, kind: GateKind): Promise<void> {
+  private gate(vm: string, kind: GateKind): Promise<boolean> {
     // A redo of T1 (I3) after the bundle's window has passed does not wait for a new grant.
-    if (kind === 't1-shutdown' && this.st(vm).upT1) return Promise.resolve();
-    if (this.readyFor(vm, kind)) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push({ ready: () => this.readyFor(vm, kind), resolve }));
+    if (kind === 't1-shutdown' && this.st(vm).upT1) return Promise.resolve(false);
+    if (this.readyFor(vm, kind)) return Promise.resolve(false);
+    return new Promise((resolve) => this.waiters.push({ ready: () => this.readyFor(vm, kind), resolve: () => resolve(true) }));
   }
 
   private signal(vm: string, s: VmSignal): void {
@@ -171,8 +209,8 @@ export class Coordinator {
         this.maybeCloseWindow(b, 'T1', 'upT1');
         break;
       case 'resync-started':
+        // registered by resyncShares when the coordinator manages bandwidth
         this.scheduler.resyncStarted(vm, s.target);
-        void this.rebalance();
         break;
       case 'synced':
         st.synced = true;
@@ -235,22 +273,35 @@ export class Coordinator {
     this.waiters = still;
   }
 
-  /** Host and array bandwidth goes to the mirrors that copy now, through md's sync_speed_max. */
-  private async rebalance(): Promise<void> {
+  /** Host and array bandwidth goes to the mirrors that copy now, through md's sync_speed_max:
+   * one md action per host, identity checked, one host at a time and in order, so a later
+   * allocation is never overwritten by an earlier one. `skip`: mirrors their own add caps. */
+  private readonly speedQueue = new PQueue({ concurrency: 1 });
+  private async rebalance(skip: ReadonlySet<string> = new Set()): Promise<void> {
     if (!this.manageBandwidth) return;
     const shares = this.scheduler.allocateBandwidth();
-    for (const [key, kiBs] of shares) {
-      const [vm, target] = key.split('/') as [string, string];
-      const host = this.hosts.get(vm);
-      if (host === undefined) continue;
-      try {
-        const runner = await this.options.runnerOf(host);
-        const kname = await resolveMirror(runner, this.options.mirrorOf(vm, target));
-        if (kname !== null) await setResyncSpeedMax(runner, kname, Number.isFinite(kiBs) ? Math.max(1, kiBs) : 'system');
-      } catch (err) {
-        this.options.emit({ kind: 'note', at: this.options.now(), vm, text: `could not set the resync speed of ${target}: ${errorMessage(err)}` });
+    await this.speedQueue.add(async () => {
+      const byHost = new Map<string, { vm: string; target: string; kiBs: number }[]>();
+      for (const [key, kiBs] of shares) {
+        if (skip.has(key)) continue;
+        const [vm, target] = key.split('/') as [string, string];
+        const host = this.hosts.get(vm);
+        if (host === undefined) continue;
+        byHost.set(host, [...(byHost.get(host) ?? []), { vm, target, kiBs }]);
       }
-    }
+      for (const [host, list] of byHost) {
+        try {
+          const runner = await this.options.runnerOf(host);
+          const r = await runMdActions(runner, list.map((m) => ({ verb: 'speed' as const, ...this.options.diskOf(m.vm, m.target), speedKiBs: speedWord(m.kiBs) })));
+          // a mirror that finished or went away since is not an error: the next rebalance skips it
+          const bad = r.outcomes.find((o) => !o.ok && o.code !== 'skipped' && o.code !== 'not-ours');
+          if (bad !== undefined && !bad.ok) this.options.emit({ kind: 'note', at: this.options.now(), vm: list[0]!.vm, text: `could not set the resync speed on ${host}: ${bad.message}` });
+        } catch (err) {
+          this.options.emit({ kind: 'note', at: this.options.now(), vm: list[0]!.vm, text: `could not set the resync speeds on ${host}: ${errorMessage(err)}` });
+        }
+      }
+    });
   }
+
 
 }

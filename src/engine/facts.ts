@@ -1,15 +1,36 @@
 // Facts about one VM's migration, derived from the journal of every run (never stored twice).
+import type { BlockCounters } from '../host/probe.js';
 import type { JournalRecord } from './journal.js';
+
+/** The I3 baseline of one disk: OLD's and the array's write counters right before NEW joined. */
+export interface JoinBaseline {
+  oldKname: string;
+  mdKname: string;
+  old: BlockCounters;
+  md: BlockCounters;
+}
 
 export interface MigrationFacts {
   /** the persistent definition before sanshift first changed it (recorded before any change) */
   originalXml: string | null;
-  /** the VM ran when its migration began, so it must run again after each window */
-  originalRunning: boolean;
+  /** the VM is meant to run after each window: it ran when its migration began, or an operator
+   * started it since; an operator who stops it is obeyed too (item 7 of the data review) */
+  wantRunning: boolean;
   /** domain id when sanshift started it on its mirrors in the current attempt; null if not */
   startedOnMirrorId: number | null;
+  /** sanshift flushed the mirrors' page cache after the VM's last T1 shutdown */
+  flushed: boolean;
+  /** NEW joined each disk's mirror in the current attempt, with the I3 baseline */
+  joined: Map<string, JoinBaseline | null>;
   /** sanshift itself shut the VM down for the cutover, after a passed I3 check */
   shutDownForCutover: boolean;
+  /** define-on-new was journaled as done (the VM's definition moved to NEW) */
+  definedOnNew: boolean;
+  /** NEW's counters right after its mirror stopped at the cutover: if they move while the VM is
+   * off, something ran on NEW, and OLD is stale even though start-on-new was never sent */
+  newAfterStop: Map<string, { kname: string; counters: BlockCounters }>;
+  /** the intent to start on NEW was written: the VM may have run on NEW, so OLD may be stale */
+  startOnNewIntended: boolean;
   /** sanshift started the VM on NEW: T2 is complete, OLD is stale from then on */
   startedOnNew: boolean;
   healthPassed: boolean;
@@ -21,14 +42,32 @@ export interface MigrationFacts {
 
 const empty = (): MigrationFacts => ({
   originalXml: null,
-  originalRunning: true,
+  wantRunning: true,
   startedOnMirrorId: null,
+  flushed: false,
+  joined: new Map(),
   shutDownForCutover: false,
+  definedOnNew: false,
+  newAfterStop: new Map(),
+  startOnNewIntended: false,
   startedOnNew: false,
   healthPassed: false,
   lastFailure: null,
   outcome: null,
 });
+
+/** The disks a journal record covers: detail.targets, or its single target. */
+export function targetsOf(r: { target?: string; detail?: Record<string, unknown> }): string[] {
+  const list = r.detail?.['targets'];
+  if (Array.isArray(list)) return list.filter((t): t is string => typeof t === 'string');
+  return r.target === undefined ? [] : [r.target];
+}
+
+function restartAttempt(f: MigrationFacts): void {
+  f.startedOnMirrorId = null;
+  f.flushed = false;
+  f.shutDownForCutover = false;
+}
 
 /** Folds the journal records of one VM (of every run, oldest first) into its facts. A new
  * migration starts with an `original` record; a mirror build starts a new attempt. */
@@ -38,26 +77,68 @@ export function factsOf(records: readonly JournalRecord[], vm: string): Migratio
     if (!('vm' in r) || r.vm !== vm) continue;
     switch (r.kind) {
       case 'original':
-        f = { ...empty(), originalXml: r.xml, originalRunning: r.running };
+        f = { ...empty(), originalXml: r.xml, wantRunning: r.running };
         break;
-      case 'result':
-        if (r.step === 'build-mirror') {
-          f.startedOnMirrorId = null;
-          f.shutDownForCutover = false;
-        } else if (r.step === 'start-on-mirror' || r.step === 'adopt-start') {
-          f.startedOnMirrorId = typeof r.detail?.id === 'number' ? r.detail.id : null;
-          f.shutDownForCutover = false;
-        } else if (r.step === 'shutdown-vm' && r.detail?.phase === 'T2') f.shutDownForCutover = true;
-        else if (r.step === 'stop-mirror' && r.detail?.why !== 'cutover') {
-          f.startedOnMirrorId = null;
-          f.shutDownForCutover = false;
-        } else if (r.step === 'start-on-new') f.startedOnNew = true;
-        else if (r.step === 'health-gate') f.healthPassed = true;
-        else if (r.step === 'define-original') {
-          f.startedOnNew = false;
-          f.healthPassed = false;
+      case 'power':
+        f.wantRunning = r.running;
+        break;
+      case 'intent':
+        if (r.step === 'start-on-new') f.startOnNewIntended = true;
+        break;
+      case 'result': {
+        const d = r.detail ?? {};
+        switch (r.step) {
+          case 'build-mirror':
+            restartAttempt(f);
+            for (const t of targetsOf(r)) f.joined.delete(t);
+            break;
+          case 'shutdown-vm':
+            if (d['phase'] === 'T2') f.shutDownForCutover = true;
+            else if (d['phase'] === 'T1') f.flushed = false;
+            break;
+          case 'flush-mirrors':
+            f.flushed = true;
+            break;
+          case 'start-on-mirror':
+          case 'adopt-start':
+            f.startedOnMirrorId = typeof d['id'] === 'number' ? d['id'] : null;
+            f.shutDownForCutover = false;
+            break;
+          case 'add-new-leg': {
+            const baselines = (d['baselines'] ?? {}) as Record<string, JoinBaseline | null>;
+            for (const t of targetsOf(r)) f.joined.set(t, baselines[t] ?? null);
+            break;
+          }
+          case 'define-on-new':
+            f.definedOnNew = true;
+            break;
+          case 'stop-mirror':
+            if (d['why'] === 'cutover') {
+              const after = (d['newAfter'] ?? {}) as Record<string, { kname: string; counters: BlockCounters }>;
+              for (const [t, v] of Object.entries(after)) f.newAfterStop.set(t, v);
+            } else {
+              restartAttempt(f);
+              for (const t of targetsOf(r)) f.joined.delete(t);
+            }
+            break;
+          case 'start-on-new':
+            f.startedOnNew = true;
+            break;
+          case 'health-gate':
+            f.healthPassed = true;
+            break;
+          case 'define-original':
+            f.startedOnNew = false;
+            f.startOnNewIntended = false;
+            f.definedOnNew = false;
+            f.healthPassed = false;
+            f.newAfterStop = new Map();
+            break;
+          default:
+            break;
         }
         break;
+      }
       case 'failed':
         f.lastFailure = r.reason;
         break;

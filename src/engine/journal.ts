@@ -13,6 +13,9 @@ interface Base {
 export type JournalRecord =
   | (Base & { kind: 'run-started'; inventory: string; vms: string[]; pid: number; hostname: string; rehearsal: boolean })
   | (Base & { kind: 'original'; vm: string; host: string; xml: string; running: boolean })
+  /** an operator (or the guest itself) started or stopped the VM during its migration: it is
+   * left the way they chose after each window (facts.ts, wantRunning) */
+  | (Base & { kind: 'power'; vm: string; running: boolean; state: string })
   | (Base & { kind: 'intent'; vm: string; step: string; target?: string; detail?: Record<string, unknown> })
   | (Base & { kind: 'result'; vm: string; step: string; target?: string; detail?: Record<string, unknown> })
   | (Base & { kind: 'failed'; vm: string; step?: string; reason: string })
@@ -36,13 +39,18 @@ export class Journal {
     readonly runId: string,
     private readonly now: () => number = Date.now,
   ) {
-    mkdirSync(runsDir(stateDir), { recursive: true });
+    // 0700/0600: a journal holds each VM's definition, console passwords included
+    mkdirSync(runsDir(stateDir), { recursive: true, mode: 0o700 });
     this.path = join(runsDir(stateDir), `${runId}.jsonl`);
   }
 
   /** Appends a record and makes it durable before returning. */
   append(entry: JournalEntry): JournalRecord {
-    this.fd ??= openSync(this.path, 'a');
+    if (this.fd === undefined) {
+      this.fd = openSync(this.path, 'a', 0o600);
+      // the new file's name must survive a power cut too, not only its content
+      fsyncDir(runsDir(this.stateDir));
+    }
     const record = { run: this.runId, at: new Date(this.now()).toISOString(), ...entry } as JournalRecord;
     writeSync(this.fd, `${JSON.stringify(record)}\n`);
     fsyncSync(this.fd);
@@ -55,17 +63,31 @@ export class Journal {
   }
 }
 
+function fsyncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Every record of every run in the state folder, runs in the order they started. A torn last
  * line (a crash in mid-write) is ignored: its side effect had not been started. */
 export function readAllJournals(stateDir: string): JournalRecord[] {
   const dir = runsDir(stateDir);
   if (!existsSync(dir)) return [];
-  const files = readdirSync(dir)
+  // Ordered by when each run started (its first record), not by name: two runs started in the
+  // same instant, or on two machines whose clocks differ in format, still fold in order.
+  const runs = readdirSync(dir)
     .filter((f) => f.endsWith('.jsonl'))
-    .sort();
-  const out: JournalRecord[] = [];
-  for (const f of files) out.push(...parseJournal(readFileSync(join(dir, f), 'utf8')));
-  return out;
+    .map((f) => {
+      const records = parseJournal(readFileSync(join(dir, f), 'utf8'));
+      const first = records[0];
+      return { f, records, started: first === undefined ? Number.POSITIVE_INFINITY : Date.parse(first.at) };
+    })
+    .sort((a, b) => a.started - b.started || (a.f < b.f ? -1 : a.f > b.f ? 1 : 0));
+  return runs.flatMap((r) => r.records);
 }
 
 export function parseJournal(text: string): JournalRecord[] {
@@ -81,9 +103,10 @@ export function parseJournal(text: string): JournalRecord[] {
   return out;
 }
 
-/** Run ids sort by time: a UTC timestamp plus a random suffix. */
+/** Run ids: a UTC timestamp to the millisecond plus a random suffix (readable, and unique
+ * enough to name a file; the order of runs comes from their first record). */
 export function newRunId(now: number, random: () => number = Math.random): string {
-  const stamp = new Date(now).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = new Date(now).toISOString().replace(/[-:]/g, '').replace(/Z$/, 'Z');
   const suffix = Math.floor(random() * 0xffffff)
     .toString(16)
     .padStart(6, '0');

@@ -1,7 +1,6 @@
 // Executes a plan over a fleet: claims every VM (two runs never act on one VM), then migrates
 // (or rolls back) each VM with its own state machine. One VM's failure never stops the others.
 import { hostname } from 'node:os';
-import PQueue from 'p-queue';
 import type { Inventory } from '../inventory/types.js';
 import { fleetVmsFromPlan, UNKNOWN_DISK_SIZE_BYTES } from '../plan/fleet-input.js';
 import type { VmHistory } from '../plan/fleet-plan.js';
@@ -12,10 +11,12 @@ import type { Connections } from './connections.js';
 import { Coordinator } from './coordinator.js';
 import type { EventSink } from './events.js';
 import { factsOf } from './facts.js';
-import { HostPoller } from './host-poller.js';
+import { deviceOf } from '../host/probe.js';
+import { hostReaders, REMOTE_IN_USE_MAX_AGE_MS } from '../plan/fleet-plan.js';
+import { InUseIndex } from '../plan/in-use.js';
+import { HostObserver } from './host-observer.js';
 import { Journal, readAllJournals, type JournalRecord } from './journal.js';
 import { claimVm, releaseVm } from './lock.js';
-import { observeVm } from './observation.js';
 import { VmMigration, type VmOutcome } from './vm-migration.js';
 
 export const RunMode = {
@@ -79,13 +80,15 @@ export async function runFleet(o: FleetRunOptions): Promise<RunSummary> {
   journal.append({ kind: 'run-started', inventory: o.inventory.file, vms: claimed.map((v) => v.name), pid: process.pid, hostname: hostname(), rehearsal });
   o.emit({ kind: 'run-started', at: o.clock.now(), run: o.runId, vms: claimed.map((v) => v.name), rehearsal });
 
-  const pollers = new Map<string, HostPoller>();
   const results: VmResult[] = [];
   try {
-    const coordinator = o.mode === RunMode.migrate ? await coordinatorFor(o, claimed) : undefined;
+    const observers = await observersFor(o, claimed);
+    const inUse = new InUseIndex(hostReaders(o.inventory, o.connections), () => o.clock.now(), REMOTE_IN_USE_MAX_AGE_MS);
+    const coordinator = o.mode === RunMode.migrate ? coordinatorFor(o, claimed, history) : undefined;
     await Promise.all(
       claimed.map(async (vm) => {
-        const outcome = await runOne(o, vm, journal, history, pollers, coordinator);
+        const outcome = await runOne(o, vm, journal, history, observers.get(vm.host)!, inUse, coordinator);
+        observers.get(vm.host)?.unregister(vm.name);
         results.push({ vm: vm.name, host: vm.host, outcome });
       }),
     );
@@ -101,60 +104,68 @@ export async function runFleet(o: FleetRunOptions): Promise<RunSummary> {
   return { run: o.runId, journal: journal.path, results, ok: results.every((r) => r.outcome.outcome !== 'failed') };
 }
 
-/** VMs that have not begun their migration go through the fleet scheduler; VMs found mid-way
- * (an interrupted run) continue on their own, since their first window is behind them. */
-async function coordinatorFor(o: FleetRunOptions, vms: readonly VmPlan[]): Promise<Coordinator | undefined> {
-  const fresh: VmPlan[] = [];
+/** One observer per host, knowing every VM of the host that this run drives. */
+async function observersFor(o: FleetRunOptions, vms: readonly VmPlan[]): Promise<Map<string, HostObserver>> {
+  const out = new Map<string, HostObserver>();
   for (const vm of vms) {
-    const host = o.inventory.hosts[vm.host]!;
-    try {
-      const obs = await observeVm({ hv: o.connections.hypervisor(host), runner: await o.connections.trackedRunner(host), vm: vm.name, disks: vm.disks });
-      if (obs !== null && obs.persistent === 'old' && !obs.recorded && obs.mirrors.every((m) => !m.ours) && obs.live !== 'mirror') fresh.push(vm);
-    } catch {
-      // an unreadable VM fails in its own loop, with the reason
+    let observer = out.get(vm.host);
+    if (observer === undefined) {
+      const host = o.inventory.hosts[vm.host]!;
+      observer = new HostObserver(vm.host, await o.connections.trackedRunner(host), o.connections.hypervisor(host), o.clock, o.inventory.policy.pollIntervalMs);
+      out.set(vm.host, observer);
     }
+    observer.register(vm.name, vm.disks);
   }
+  return out;
+}
+
+/** VMs whose migration has not begun (no migration under way in the journals) go through the
+ * fleet scheduler; VMs found mid-way (an interrupted run) continue on their own, since their
+ * first window is behind them. Decided from the journals alone: no host is read twice. */
+function coordinatorFor(o: FleetRunOptions, vms: readonly VmPlan[], history: readonly JournalRecord[]): Coordinator | undefined {
+  const fresh = vms.filter((vm) => {
+    const f = factsOf(history, vm.name);
+    return f.originalXml === null || f.outcome !== null;
+  });
   if (fresh.length === 0) return undefined;
-  const mirrorOf = new Map(vms.flatMap((v) => v.disks.map((d) => [`${v.name}/${d.target}`, d.mirror] as const)));
-  const speedQueue = new PQueue({ concurrency: 1 });
+  const diskOf = new Map(vms.flatMap((v) => v.disks.map((d) => [`${v.name}/${d.target}`, { mirror: d.mirror, old: d.old, new: d.new }] as const)));
   return new Coordinator(
     fleetVmsFromPlan(o.inventory, { ...o.plan, vms: fresh }, { defaultSizeBytes: UNKNOWN_DISK_SIZE_BYTES }),
     o.inventory.limits,
     {
       ...(o.inventory.policy.resyncSpeedMaxKiB === undefined ? {} : { resyncSpeedMaxKiB: o.inventory.policy.resyncSpeedMaxKiB }),
-      // speed changes of one host go one at a time, in the order the scheduler decided them
-      runnerOf: (host) => speedQueue.add(() => o.connections.trackedRunner(o.inventory.hosts[host]!)),
-      mirrorOf: (vm, target) => mirrorOf.get(`${vm}/${target}`)!,
+      runnerOf: (host) => o.connections.trackedRunner(o.inventory.hosts[host]!),
+      diskOf: (vm, target) => diskOf.get(`${vm}/${target}`)!,
       emit: o.emit,
       now: () => o.clock.now(),
     },
   );
 }
 
-async function runOne(o: FleetRunOptions, vm: VmPlan, journal: Journal, history: JournalRecord[], pollers: Map<string, HostPoller>, coordinator: Coordinator | undefined): Promise<VmOutcome> {
+async function runOne(o: FleetRunOptions, vm: VmPlan, journal: Journal, history: JournalRecord[], observer: HostObserver, inUse: InUseIndex, coordinator: Coordinator | undefined): Promise<VmOutcome> {
   const host = o.inventory.hosts[vm.host]!;
   try {
     const runner = await o.connections.trackedRunner(host);
-    let poller = pollers.get(vm.host);
-    if (poller === undefined) {
-      poller = new HostPoller(runner);
-      pollers.set(vm.host, poller);
-    }
-    const p = poller;
     const migration = new VmMigration({
       vm: vm.name,
       host: vm.host,
       disks: vm.disks,
       hv: o.connections.hypervisor(host),
       runner,
+      observer,
       journal,
       history,
       clock: o.clock,
       policy: o.inventory.policy,
       runId: o.runId,
       emit: o.emit,
-      poll: (m) => p.poll(m),
-      ...(coordinator?.has(vm.name) === true ? { coordination: coordinator.for(vm.name), speedManagedElsewhere: coordinator.ownsResyncSpeed } : {}),
+      newVolumeUsers: async (disks) => {
+        const snap = await observer.read();
+        const found = await inUse.usersOf(vm.host, vm.name, disks, new Map(disks.map((d) => [d.new, deviceOf(snap, d.new)])));
+        for (const u of found.unchecked) o.emit({ kind: 'note', at: o.clock.now(), vm: vm.name, text: `I5 re-check: ${u}; it was checked at preflight` });
+        return found.users;
+      },
+      ...(coordinator?.has(vm.name) === true ? { coordination: coordinator.for(vm.name) } : {}),
     });
     return o.mode === RunMode.rollback ? await migration.rollback() : await migration.migrate();
   } catch (err) {

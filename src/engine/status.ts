@@ -6,7 +6,9 @@ import { errorMessage } from '../util/errors.js';
 import type { Connections } from './connections.js';
 import { factsOf, type MigrationFacts } from './facts.js';
 import type { JournalRecord } from './journal.js';
-import { observeVm, Placement, type Observation } from './observation.js';
+import PQueue from 'p-queue';
+import { probeHost, type HostSnapshot } from '../host/probe.js';
+import { domainView, mirrorViews, Placement, type Observation } from './observation.js';
 
 export const VmPhase = {
   notStarted: 'not started',
@@ -59,23 +61,48 @@ export function phaseOf(obs: Observation | null, facts: MigrationFacts): Pick<Vm
   return { phase: facts.originalXml === null ? VmPhase.notStarted : VmPhase.t1, ...none };
 }
 
-/** Reads every planned VM's state on its host; one failure does not hide the others. */
+/** Hosts read at once by `status` (each costs one probe, one listing, and a definition per VM). */
+const HOSTS_AT_ONCE = 16;
+
+/** Reads every planned VM's state: per host one probe of all its VMs' volumes and one listing of
+ * its domains, hosts in parallel; one failure does not hide the others. */
 export async function observeFleet(inv: Inventory, connections: Connections, plans: readonly VmPlan[], records: readonly JournalRecord[]): Promise<VmStatus[]> {
-  const out: VmStatus[] = [];
-  for (const p of plans) {
-    const facts = factsOf(records, p.name);
-    const host = inv.hosts[p.host]!;
-    if (p.done === true) {
-      out.push({ vm: p.name, host: p.host, phase: VmPhase.done, percent: null, speedKiBs: null, etaSeconds: null, lastError: null });
-      continue;
-    }
-    try {
-      const runner = await connections.runnerOrThrow(host);
-      const obs = await observeVm({ hv: connections.hypervisor(host), runner, vm: p.name, disks: p.disks });
-      out.push({ vm: p.name, host: p.host, ...phaseOf(obs, facts), lastError: facts.lastFailure });
-    } catch (err) {
-      out.push({ vm: p.name, host: p.host, phase: VmPhase.unknown, percent: null, speedKiBs: null, etaSeconds: null, lastError: errorMessage(err) });
-    }
-  }
-  return out;
+  const byHost = new Map<string, VmPlan[]>();
+  for (const p of plans) if (p.done !== true) byHost.set(p.host, [...(byHost.get(p.host) ?? []), p]);
+  const found = new Map<string, VmStatus>();
+  const queue = new PQueue({ concurrency: HOSTS_AT_ONCE });
+  await Promise.all(
+    [...byHost].map(([hostName, vms]) =>
+      queue.add(async () => {
+        const host = inv.hosts[hostName]!;
+        const hv = connections.hypervisor(host);
+        let snap: HostSnapshot;
+        try {
+          const runner = await connections.runnerOrThrow(host);
+          snap = await probeHost(runner, 'state', vms.flatMap((p) => p.disks.flatMap((d) => [d.mirror, d.old, d.new])));
+        } catch (err) {
+          for (const p of vms) found.set(p.name, { vm: p.name, host: p.host, phase: VmPhase.unknown, percent: null, speedKiBs: null, etaSeconds: null, lastError: errorMessage(err) });
+          return;
+        }
+        await Promise.all(
+          vms.map(async (p) => {
+            const facts = factsOf(records, p.name);
+            try {
+              const st = await hv.lookup(p.name);
+              if (st === null) {
+                found.set(p.name, { vm: p.name, host: p.host, ...phaseOf(null, facts), lastError: `domain ${p.name} not found on ${p.host}` });
+                return;
+              }
+              const [persistentXml, liveXml] = await Promise.all([hv.inactiveXml(p.name), st.id === null ? Promise.resolve(null) : hv.liveXml(p.name)]);
+              const obs: Observation = { ...domainView(st, persistentXml, liveXml, p.disks), managedSave: false, mirrors: mirrorViews(snap, p.disks, facts), hostReadWhileOff: false };
+              found.set(p.name, { vm: p.name, host: p.host, ...phaseOf(obs, facts), lastError: facts.lastFailure });
+            } catch (err) {
+              found.set(p.name, { vm: p.name, host: p.host, phase: VmPhase.unknown, percent: null, speedKiBs: null, etaSeconds: null, lastError: errorMessage(err) });
+            }
+          }),
+        );
+      }),
+    ),
+  );
+  return plans.map((p) => (p.done === true ? { vm: p.name, host: p.host, phase: VmPhase.done, percent: null, speedKiBs: null, etaSeconds: null, lastError: null } : found.get(p.name)!));
 }

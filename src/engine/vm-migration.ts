@@ -1,10 +1,15 @@
 // Drives one VM to its goal (new volumes, or back to old ones): observe, decide, act, repeat.
 // Each action writes its intent to the journal before touching anything and its result after
 // (I4), so a new process picks up from the journal and what it observes.
-import { listDisks, removeMigrationMetadata } from '../domain/index.js';
-import { gatherBlockDeviceFacts, newVolumeProblems } from '../host/blockdev.js';
-import { addLeg, buildMirror, judgeMirrorIdentity, readMdstat, resolvePaths, setResyncSpeedMax, stopMirror } from '../host/md.js';
-import type { MirrorState } from '../host/mirrorstate.js';
+//
+// Round trips are the cost that matters on a far or loaded host (STYLE.md): an action that
+// knows what it changed returns the observation it leaves behind (an md action ends with a
+// probe of the host; a define knows the definition it wrote), so the loop reads the host again
+// only when it cannot know. Inside a down window that leaves: T1, one host command (drop the
+// mirrors' page cache) and the start; T2, the final check, the define, the stop, the start.
+import { changedParts, removeMigrationMetadata } from '../domain/index.js';
+import { runMdActions, type MdAction, type MdActResult } from '../host/md-act.js';
+import { mergeSnapshots, type HostSnapshot } from '../host/probe.js';
 import type { CommandRunner } from '../host/runner.js';
 import type { Hypervisor } from '../hypervisor/port.js';
 import type { Policy } from '../inventory/types.js';
@@ -12,19 +17,23 @@ import { definitionsFor, type DefinitionSet } from '../plan/vm-steps.js';
 import type { DiskPlan } from '../plan/types.js';
 import type { Clock } from '../util/clock.js';
 import { ActionError, errorMessage } from '../util/errors.js';
-import { ActionKind, decideMigration, decideRollback, type Action } from './decide.js';
-import type { VmCoordination, VmSignal, GateKind } from './coordinator.js';
-import type { EventSink } from './events.js';
-import { factsOf, type MigrationFacts } from './facts.js';
+import { ActionKind, decideMigration, decideRollback, type Action, type StopReason } from './decide.js';
+import type { GateKind, VmCoordination, VmSignal } from './coordinator.js';
+import type { EventSink, WindowName } from './events.js';
+import { factsOf, type JoinBaseline, type MigrationFacts } from './facts.js';
+import type { HostObserver } from './host-observer.js';
 import type { Journal, JournalRecord } from './journal.js';
-import { observeVm, type Observation } from './observation.js';
+import { domainView, mirrorViews, Placement, type Observation } from './observation.js';
 
 export interface VmContext {
   vm: string;
   host: string;
   disks: DiskPlan[];
   hv: Hypervisor;
+  /** the host's command runner (md actions, the health command) */
   runner: CommandRunner;
+  /** the host's shared observer: one probe for every VM of the host, one poll per interval */
+  observer: HostObserver;
   journal: Journal;
   /** every journal record of earlier runs (this run's own are kept in memory as they are written) */
   history: JournalRecord[];
@@ -34,10 +43,9 @@ export interface VmContext {
   emit: EventSink;
   /** bundle windows and the fleet scheduler's gates; absent: the VM goes on its own */
   coordination?: VmCoordination;
-  /** the coordinator sets md's resync speed (bandwidth limits): no per-policy cap here */
-  speedManagedElsewhere?: boolean;
-  /** the poller shared by every VM of this host (one poll per host per interval) */
-  poll: (mirrors: { kernelName: string; memberKnames: string[] }[]) => Promise<MirrorState[]>;
+  /** I5 by identity: who else uses these new volumes (domains of every host that sees the LUN);
+   * each entry says who and where. Absent: no domain check (tests of other things). */
+  newVolumeUsers?: (disks: readonly DiskPlan[]) => Promise<string[]>;
 }
 
 export type VmOutcome = { outcome: 'done' | 'rolled-back'; note?: string } | { outcome: 'failed'; reason: string };
@@ -54,15 +62,33 @@ class StepFailure extends Error {
 }
 
 const MAX_ACTIONS = 200;
+/** how often a shutting-down guest is looked at: the window's end is noticed within this */
+const SHUTDOWN_POLL_MS = 250;
 
 export class VmMigration {
   private readonly records: JournalRecord[];
-  private defs: DefinitionSet | undefined;
-  private downSince: number | null = null;
-  private downWindow: 'T1' | 'T2' | 'rollback' = 'T1';
+  private readonly hv: Hypervisor;
+  /** host commands and libvirt calls this VM waited on, for the window figures */
+  private readonly calls = { host: 0, libvirt: 0 };
+  private window: { name: WindowName; askedAt: number; downAt: number | null; host: number; libvirt: number } | null = null;
+  private heldFor: string | null = null;
+  /** the host as last read; an md action's closing probe covers only the disks it acted on */
+  private snapshot: HostSnapshot | null = null;
 
   constructor(private readonly ctx: VmContext) {
     this.records = ctx.history.filter((r) => 'vm' in r && r.vm === ctx.vm);
+    const calls = this.calls;
+    // every libvirt call this VM makes is counted: the window figures of the benchmark
+    this.hv = new Proxy(ctx.hv, {
+      get(target, key, receiver) {
+        const value = Reflect.get(target, key, receiver) as unknown;
+        if (typeof value !== 'function' || key === 'close') return value;
+        return (...args: unknown[]) => {
+          calls.libvirt++;
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
   }
 
   private facts(): MigrationFacts {
@@ -73,12 +99,45 @@ export class VmMigration {
     this.records.push(this.ctx.journal.append(entry));
   }
 
+  private note(text: string): void {
+    this.ctx.emit({ kind: 'note', at: this.ctx.clock.now(), vm: this.ctx.vm, text });
+  }
+
   // ---- observation ------------------------------------------------------------------------
 
+  private async hostRead(): Promise<HostSnapshot> {
+    this.calls.host++;
+    return this.ctx.observer.read();
+  }
+
+  private async md(actions: MdAction[]): Promise<MdActResult> {
+    this.calls.host++;
+    const r = await runMdActions(this.ctx.runner, actions);
+    if (r.lockTimeout) throw new StepFailure(`another process held the host's md lock (/run/lock/sanshift-md.lock on ${this.ctx.host}) for 60 s; nothing was changed`, false);
+    return r;
+  }
+
+  /** libvirt first: a host reading started after the VM was seen off is a reading of an off VM. */
   async observe(): Promise<Observation> {
-    const obs = await observeVm(this.ctx);
-    if (obs === null) throw new StepFailure(`domain ${this.ctx.vm} no longer exists on host ${this.ctx.host}`, false);
-    return obs;
+    const { vm, disks } = this.ctx;
+    const st = await this.hv.lookup(vm);
+    if (st === null) throw new StepFailure(`domain ${vm} no longer exists on host ${this.ctx.host}`, false);
+    const running = st.id !== null;
+    const [persistentXml, liveXml, managedSave, snap] = await Promise.all([
+      this.hv.inactiveXml(vm, { secure: true }),
+      running ? this.hv.liveXml(vm) : Promise.resolve(null),
+      running ? Promise.resolve(false) : this.hv.hasManagedSave(vm),
+      this.hostRead(),
+    ]);
+    this.snapshot = snap;
+    return { ...domainView(st, persistentXml, liveXml, disks), managedSave, mirrors: mirrorViews(snap, disks, this.facts()), hostReadWhileOff: !running };
+  }
+
+  /** The observation after an action that changed only the host: the same domain, new mirrors.
+   * A partial reading (an md action's closing probe) updates what it covers. */
+  private withHost(obs: Observation, snap: HostSnapshot, readWhileOff = obs.hostReadWhileOff && !obs.running): Observation {
+    this.snapshot = this.snapshot === null ? snap : mergeSnapshots(this.snapshot, snap);
+    return { ...obs, mirrors: mirrorViews(this.snapshot, this.ctx.disks, this.facts()), hostReadWhileOff: readWhileOff };
   }
 
   // ---- the loop ---------------------------------------------------------------------------
@@ -87,19 +146,18 @@ export class VmMigration {
   async migrate(): Promise<VmOutcome> {
     try {
       await this.ensureOriginalRecorded();
-      const cap = this.ctx.speedManagedElsewhere === true ? undefined : this.ctx.policy.resyncSpeedMaxKiB;
-      const result = await this.converge((obs, facts) => decideMigration(obs, facts, cap === undefined ? {} : { resyncSpeedMaxKiB: cap }));
+      const result = await this.converge((obs, facts) => decideMigration(obs, facts, this.ctx.policy.resyncSpeedMaxKiB === undefined || this.ctx.coordination?.ownsResyncSpeed === true ? {} : { resyncSpeedMaxKiB: this.ctx.policy.resyncSpeedMaxKiB }));
       this.signal({ kind: 'finished', ok: true });
       return result;
     } catch (err) {
       const reason = errorMessage(err);
       const rollback = err instanceof StepFailure ? err.rollback : true;
       this.log({ kind: 'failed', vm: this.ctx.vm, reason });
-      this.ctx.emit({ kind: 'note', at: this.ctx.clock.now(), vm: this.ctx.vm, text: `failed: ${reason}` });
-      if (rollback && this.facts().originalXml !== null && !this.facts().startedOnNew) {
+      this.note(`failed: ${reason}`);
+      if (rollback && this.facts().originalXml !== null && !this.facts().startOnNewIntended) {
         try {
           await this.converge(decideRollback);
-          this.ctx.emit({ kind: 'note', at: this.ctx.clock.now(), vm: this.ctx.vm, text: 'back on its old volumes' });
+          this.note('back on its old volumes');
         } catch (rollbackErr) {
           const both = `${reason}; going back to the old volumes failed too: ${errorMessage(rollbackErr)}`;
           this.finish({ outcome: 'failed', reason: both });
@@ -114,7 +172,7 @@ export class VmMigration {
     }
   }
 
-  /** Returns the VM to OLD from any phase before T2 completes. */
+  /** Returns the VM to OLD from any phase before it may have run on NEW. */
   async rollback(): Promise<VmOutcome> {
     const result = await this.converge(decideRollback);
     if (result.outcome === 'done') {
@@ -130,8 +188,9 @@ export class VmMigration {
   }
 
   private async converge(decide: (obs: Observation, facts: MigrationFacts) => Action): Promise<VmOutcome> {
+    let obs = await this.observe();
     for (let acted = 0; acted < MAX_ACTIONS; ) {
-      const obs = await this.observe();
+      this.reconcilePower(obs);
       const action = decide(obs, this.facts());
       if (action.kind === ActionKind.done) {
         if (decide === decideRollback) return { outcome: 'done' };
@@ -139,30 +198,64 @@ export class VmMigration {
         return { outcome: 'done', ...(action.note === undefined ? {} : { note: action.note }) };
       }
       if (action.kind === ActionKind.fail) throw new StepFailure(action.reason, action.rollback);
-      await this.act(action, obs);
+      if (action.kind === ActionKind.hold) {
+        if (this.heldFor !== action.reason) this.note(`on hold: ${action.reason}`);
+        this.heldFor = action.reason;
+        await this.ctx.clock.sleep(this.ctx.policy.pollIntervalMs);
+        obs = await this.observe();
+        continue;
+      }
+      this.heldFor = null;
+      obs = (await this.act(action, obs, decide)) ?? (await this.observe());
       // Waiting is not progress to count: a resync may take days of polls.
       if (action.kind !== ActionKind.waitForResync) acted++;
     }
     throw new StepFailure(`no progress after ${MAX_ACTIONS} steps`, true);
   }
 
+  /**
+   * An operator (or the guest itself) who stops the VM outside a window, or starts one that was
+   * meant to stay off, is obeyed: the journal records it, and each window then leaves the VM the
+   * way they chose. sanshift never restarts a VM someone stopped.
+   */
+  private reconcilePower(obs: Observation): void {
+    const f = this.facts();
+    if (f.originalXml === null || this.window !== null) return;
+    if (obs.running === f.wantRunning) return;
+    if (!obs.running && this.offBySanshift()) return;
+    this.log({ kind: 'power', vm: this.ctx.vm, running: obs.running, state: obs.state });
+    this.note(obs.running ? 'was started outside sanshift: it will run after each window' : `stopped outside sanshift (${obs.state}): it stays off after each window`);
+  }
+
+  /** The VM's last power change in the journal was sanshift's own shutdown (asked for: a run
+   * killed right after sending it finds the VM off with no result recorded). */
+  private offBySanshift(): boolean {
+    for (let i = this.records.length - 1; i >= 0; i--) {
+      const r = this.records[i]!;
+      if (r.kind === 'power') return false;
+      if (r.kind !== 'result' && r.kind !== 'intent') continue;
+      if (r.step === 'shutdown-vm') return true;
+      if (r.kind === 'intent') continue;
+      if (r.step === 'start-on-mirror' || r.step === 'start-on-new' || r.step === 'start-on-old' || r.step === 'adopt-start') return false;
+    }
+    return false;
+  }
+
   /** The persistent definition before the first change, recorded once per migration (I4).
-   * A migration under way, or one that failed back onto OLD, keeps the original it has. */
+   * A migration under way, or one that failed back onto OLD, keeps the original it has. It is
+   * read without secrets: the journal never holds a console password. */
   private async ensureOriginalRecorded(): Promise<void> {
     const f = this.facts();
     if (f.originalXml !== null && (f.outcome === null || f.outcome === 'failed')) return;
     // Without a journal (another machine, a lost state folder) the definition itself still
     // says what it was: OLD plus our metadata, which removeMigrationMetadata takes away.
-    const xml = removeMigrationMetadata(await this.ctx.hv.inactiveXml(this.ctx.vm));
-    const st = await this.ctx.hv.lookup(this.ctx.vm);
+    const xml = removeMigrationMetadata(await this.hv.inactiveXml(this.ctx.vm));
+    const st = await this.hv.lookup(this.ctx.vm);
     this.log({ kind: 'original', vm: this.ctx.vm, host: this.ctx.host, xml, running: st !== null && st.id !== null });
   }
 
-  private definitions(): DefinitionSet {
-    const original = this.facts().originalXml;
-    if (original === null) throw new StepFailure('no original definition recorded', false);
-    this.defs ??= definitionsFor(original, this.ctx.disks, this.ctx.runId);
-    return this.defs;
+  private definitions(obs: Observation): DefinitionSet {
+    return definitionsFor(obs.persistentXml, this.ctx.disks, this.ctx.runId);
   }
 
   /** Journals (and announces) once per attempt that every mirror reached sync. */
@@ -182,213 +275,325 @@ export class VmMigration {
     this.ctx.coordination?.signal(s);
   }
 
-  private async gate(kind: GateKind): Promise<void> {
-    await this.ctx.coordination?.gate(kind);
+  /** Waits at a coordinator gate; true when it had to wait (what was observed may be old). */
+  private async gate(kind: GateKind): Promise<boolean> {
+    return (await this.ctx.coordination?.gate(kind)) ?? false;
   }
 
   private disk(target: string): DiskPlan {
     return this.ctx.disks.find((d) => d.target === target)!;
   }
 
-  private async step<T extends Record<string, unknown> | void>(step: string, summary: string, fn: () => Promise<T>, detail: Record<string, unknown> = {}, target?: string): Promise<T> {
+  private async step<T extends Record<string, unknown> | void>(step: string, summary: string, fn: () => Promise<T>, detail: Record<string, unknown> = {}): Promise<T> {
     const { vm, clock } = this.ctx;
     const t0 = clock.now();
-    this.log({ kind: 'intent', vm, step, ...(target === undefined ? {} : { target }), detail });
-    this.ctx.emit({ kind: 'step-started', at: t0, vm, step, summary, ...(target === undefined ? {} : { target }) });
+    const targets = Array.isArray(detail['targets']) ? (detail['targets'] as string[]) : undefined;
+    const target = targets?.length === 1 ? { target: targets[0]! } : {};
+    this.log({ kind: 'intent', vm, step, ...target, detail });
+    this.ctx.emit({ kind: 'step-started', at: t0, vm, step, summary, ...target });
     const out = await fn();
-    this.log({ kind: 'result', vm, step, ...(target === undefined ? {} : { target }), detail: { ...detail, ...(out ?? {}) } });
-    this.ctx.emit({ kind: 'step-finished', at: clock.now(), vm, step, ms: clock.now() - t0, ...(target === undefined ? {} : { target }) });
+    this.log({ kind: 'result', vm, step, ...target, detail: { ...detail, ...(out ?? {}) } });
+    this.ctx.emit({ kind: 'step-finished', at: clock.now(), vm, step, ms: clock.now() - t0, ...target });
     return out;
   }
 
-  private markDown(window: 'T1' | 'T2' | 'rollback'): void {
-    this.downSince = this.ctx.clock.now();
-    this.downWindow = window;
-    this.ctx.emit({ kind: 'down', at: this.downSince, vm: this.ctx.vm, window });
+  private openWindow(name: WindowName): void {
+    this.window = { name, askedAt: this.ctx.clock.now(), downAt: null, host: this.calls.host, libvirt: this.calls.libvirt };
   }
 
-  private markUp(): void {
+  private markDown(): void {
+    const w = this.window!;
+    w.downAt = this.ctx.clock.now();
+    // what counts as the window's own work starts now: the shutdown's polls are the guest's time
+    w.host = this.calls.host;
+    w.libvirt = this.calls.libvirt;
+    this.ctx.emit({ kind: 'down', at: w.downAt, vm: this.ctx.vm, window: w.name });
+  }
+
+  private markUp(): Record<string, number> {
     const now = this.ctx.clock.now();
-    this.ctx.emit({ kind: 'up', at: now, vm: this.ctx.vm, window: this.downWindow, downMs: this.downSince === null ? 0 : now - this.downSince });
-    this.downSince = null;
+    const w = this.window;
+    this.window = null;
+    if (w === null || w.downAt === null) return {};
+    const figures = { downMs: now - w.downAt, windowMs: now - w.askedAt, hostCommands: this.calls.host - w.host, libvirtCalls: this.calls.libvirt - w.libvirt };
+    this.ctx.emit({ kind: 'up', at: now, vm: this.ctx.vm, window: w.name, ...figures });
+    return figures;
+  }
+
+  /** A failed md action as the operator reads it. */
+  private mdFailure(r: MdActResult, doing: string): string | null {
+    const bad = r.outcomes.find((o) => !o.ok && o.code !== 'skipped');
+    if (bad === undefined || bad.ok) return null;
+    const out = bad.output.length > 0 ? ` (${bad.output.join('; ')})` : '';
+    return `${doing} ${bad.mirror} on ${this.ctx.host} failed: ${bad.message}${out}`;
   }
 
   // ---- actions ------------------------------------------------------------------------------
 
-  private async act(action: Action, obs: Observation): Promise<void> {
-    const { hv, vm, runner } = this.ctx;
+  /** Does the action; returns the observation it leaves behind when it can tell, else null. */
+  private async act(action: Action, obs: Observation, decide: (obs: Observation, facts: MigrationFacts) => Action): Promise<Observation | null> {
+    const { vm, disks } = this.ctx;
     switch (action.kind) {
-      case ActionKind.shutdownForMirror:
-        await this.gate('t1-shutdown');
-        await this.step('shutdown-vm', `graceful shutdown of ${vm} (T1)`, () => this.shutdown('T1'), { phase: 'T1' });
+      case ActionKind.buildMirrors: {
+        const cap = this.ctx.policy.resyncSpeedMaxKiB;
+        const r = await this.step('build-mirror', `build ${action.targets.map((t) => `${this.disk(t).mirror} over ${this.disk(t).old}`).join(', ')} (OLD alone: md copies nothing yet)`, async () => {
+          const res = await this.md(action.targets.map((t) => ({ verb: 'build' as const, ...this.paths(t), ...(cap === undefined ? {} : { speedKiBs: cap }) })));
+          const why = this.mdFailure(res, 'building');
+          if (why !== null) throw new StepFailure(why, true);
+          return { result: res, kernelNames: Object.fromEntries(res.outcomes.map((o) => [o.mirror, o.ok ? o.kernelName : null])) };
+        }, { targets: action.targets });
+        return this.withHost(obs, r.result.after);
+      }
+      case ActionKind.recordMigration: {
+        const recorded = this.definitions(obs).recorded;
+        await this.step('record-migration', `record the migration in ${vm}'s persistent definition (still on OLD: I2)`, () => this.hv.define(recorded));
+        return { ...obs, persistentXml: recorded, recorded: true };
+      }
+      case ActionKind.shutdownForMirror: {
+        if (await this.gate('t1-shutdown')) {
+          // the gate took a while: decide again on what is there now
+          const fresh = await this.observe();
+          if (decide(fresh, this.facts()).kind !== ActionKind.shutdownForMirror) return fresh;
+        }
+        await this.recheckNewVolumes(disks, false);
+        this.openWindow('T1');
+        await this.step('shutdown-vm', `graceful shutdown of ${vm} (T1)`, () => this.shutdown(), { phase: 'T1' });
         this.signal({ kind: 'down-t1' });
-        return;
-      case ActionKind.shutdownForCutover:
-        this.recordResyncEnded();
-        await this.gate('t2-shutdown');
-        // Re-observe after the wait: I3 must hold at the moment of the cutover, not before it.
-        if (!(await this.stillReadyForCutover(action.id))) return;
-        await this.step('check-cutover', `I3 holds for ${vm}: same domain id ${action.id}, live on its mirrors, every mirror in sync`, async () => ({ id: action.id }));
-        await this.step('shutdown-vm', `graceful shutdown of ${vm} (T2)`, () => this.shutdown('T2'), { phase: 'T2' });
-        this.signal({ kind: 'down-t2' });
-        return;
-      case ActionKind.shutdownForRollback:
-        await this.step('shutdown-vm', `graceful shutdown of ${vm} (rollback)`, () => this.shutdown('rollback'), { phase: 'rollback' });
-        return;
-      case ActionKind.buildMirror: {
-        const d = this.disk(action.target);
-        this.resyncRecorded = false;
-        await this.step('build-mirror', `build ${d.mirror} over ${d.old}`, async () => {
-          await buildMirror(runner, d.mirror, d.old);
-          const [md, old, nu] = await resolvePaths(runner, [d.mirror, d.old, d.new]);
-          const id = judgeMirrorIdentity(d.mirror, { md: md!, old: old!, new: nu! }, await readMdstat(runner));
-          if (!id.ours) throw new StepFailure(`after the build, ${id.reason}`, true);
-          return { kernelName: id.name.state === 'active' ? id.name.kernelName : null };
-        }, {}, d.target);
-        return;
+        return { ...obs, running: false, id: null, live: null, state: 'shutoff', suspended: false, hostReadWhileOff: false };
       }
-      case ActionKind.addNewLeg: {
-        const d = this.disk(action.target);
-        await this.step('add-new-leg', `add ${d.new} to ${d.mirror}`, async () => {
-          await this.recheckNewVolume(d);
-          await addLeg(runner, d.mirror, d.new);
-        }, {}, d.target);
-        this.signal({ kind: 'resync-started', target: d.target });
-        return;
+      case ActionKind.flushMirrors: {
+        // A buffered read of the mirror made while the VM still wrote OLD directly (udev's probe
+        // when the array appeared) can sit in the mirror's page cache; a guest started on the
+        // mirror with a host page cache would read it. Drop it (proven in the lab).
+        const r = await this.step('flush-mirrors', `drop the page cache of ${disks.map((d) => d.mirror).join(', ')}`, async () => {
+          const res = await this.md(disks.map((d) => ({ verb: 'flush' as const, ...this.paths(d.target) })));
+          const why = this.mdFailure(res, 'flushing');
+          if (why !== null) throw new StepFailure(why, true);
+          return { result: res };
+        });
+        return this.withHost(obs, r.result.after, true);
       }
-      case ActionKind.capResyncSpeed: {
-        const m = obs.mirrors.find((x) => x.target === action.target)!;
-        await this.step('cap-resync-speed', `cap ${m.kernelName} at ${action.kiBs} KiB/s`, () => setResyncSpeedMax(runner, m.kernelName!, action.kiBs), { kiBs: action.kiBs }, action.target);
-        return;
-      }
-      case ActionKind.recordMigration:
-        await this.step('record-migration', `record the migration in ${vm}'s persistent definition (on OLD)`, () => hv.define(this.definitions().recorded));
-        return;
-      case ActionKind.startOnMirror:
+      case ActionKind.startOnMirror: {
         this.signal({ kind: 'mirror-ready' });
         await this.gate('t1-start');
-        await this.step('start-on-mirror', `start ${vm} on its mirrors (one-off live definition)`, async () => {
-          await hv.startWithLiveXml(this.definitions().onMirror);
-          const st = await hv.lookup(vm);
-          if (st?.id === null || st === null) throw new StepFailure(`${vm} did not start on its mirrors`, true);
-          return { id: st.id };
+        const xml = this.definitions(obs).onMirror;
+        const r = await this.step('start-on-mirror', `start ${vm} on its mirrors (one-off live definition)`, async () => {
+          const id = await this.hv.startWithLiveXml(xml);
+          if (id === null) throw new StepFailure(`${vm} did not start on its mirrors`, true);
+          return { id, ...this.markUp() };
         });
-        this.markUp();
         this.signal({ kind: 'up-t1' });
-        return;
+        return { ...obs, running: true, id: r.id, live: Placement.mirror, state: 'running', hostReadWhileOff: false };
+      }
       case ActionKind.adoptStart:
         await this.step('adopt-start', `${vm} runs on its mirrors (started before an interruption); watching it`, async () => ({ id: action.id }));
-        return;
-      case ActionKind.waitForResync:
-        // a VM that was off before its migration never starts on its mirrors: its window ends here
         this.signal({ kind: 'up-t1' });
-        await this.waitForResync(obs);
-        return;
-      case ActionKind.defineOnNew:
-        this.recordResyncEnded();
-        await this.step('define-on-new', `define ${vm} on its new volumes`, () => hv.define(this.definitions().onNew));
-        return;
-      case ActionKind.stopMirror: {
-        const d = this.disk(action.target);
-        if (action.note !== undefined) this.ctx.emit({ kind: 'note', at: this.ctx.clock.now(), vm, text: action.note });
-        await this.step('stop-mirror', `stop ${d.mirror}`, async () => {
-          await stopMirror(runner, d.mirror);
-        }, { why: action.why }, d.target);
-        return;
+        return obs;
+      case ActionKind.addNewLegs: {
+        const chosen = action.targets.map((t) => this.disk(t));
+        await this.recheckNewVolumes(chosen, true);
+        const caps = (await this.ctx.coordination?.resyncShares(action.targets)) ?? new Map<string, number | 'system'>();
+        const policyCap = this.ctx.policy.resyncSpeedMaxKiB;
+        const r = await this.step('add-new-leg', `re-check that ${chosen.map((d) => d.new).join(', ')} ${chosen.length > 1 ? 'are' : 'is'} unused (I5), then add ${chosen.length > 1 ? 'them' : 'it'}: md starts copying`, async () => {
+          const res = await this.md(chosen.map((d) => {
+            const speed = caps.get(d.target) ?? policyCap;
+            return { verb: 'add' as const, ...this.paths(d.target), ...(speed === undefined ? {} : { speedKiBs: speed }) };
+          }));
+          const why = this.mdFailure(res, 'adding the new volume to');
+          if (why !== null) {
+            this.ctx.coordination?.resyncsAbandoned(action.targets);
+            throw new StepFailure(why.includes('in use') ? `I5: ${why}` : why, true);
+          }
+          const baselines: Record<string, JoinBaseline | null> = {};
+          for (const d of chosen) baselines[d.target] = res.baselines.get(d.mirror) ?? null;
+          return { result: res, baselines };
+        }, { targets: action.targets });
+        for (const t of action.targets) this.signal({ kind: 'resync-started', target: t });
+        return this.withHost(obs, r.result.after);
       }
-      case ActionKind.startOnNew:
+      case ActionKind.capResyncSpeed: {
+        const r = await this.step('cap-resync-speed', `cap the resync of ${action.targets.join(', ')} at ${action.kiBs} KiB/s`, async () => {
+          const res = await this.md(action.targets.map((t) => ({ verb: 'speed' as const, ...this.paths(t), speedKiBs: action.kiBs })));
+          const why = this.mdFailure(res, 'capping');
+          if (why !== null) throw new StepFailure(why, true);
+          return { result: res };
+        }, { targets: action.targets, kiBs: action.kiBs });
+        return this.withHost(obs, r.result.after);
+      }
+      case ActionKind.waitForResync:
+        return this.waitForResync(obs);
+      case ActionKind.shutdownForCutover: {
+        this.recordResyncEnded();
+        const waited = await this.gate('t2-shutdown');
+        // Everything that can be checked while the VM runs is checked before it stops: still in
+        // sync, the same domain (I3), and the definition an operator may have edited meanwhile.
+        let now = obs;
+        if (waited) {
+          now = await this.observe();
+          if (decide(now, this.facts()).kind !== ActionKind.shutdownForCutover) return now;
+        } else {
+          now = { ...obs, persistentXml: await this.hv.inactiveXml(vm, { secure: true }) };
+        }
+        await this.step('check-cutover', `I3 holds for ${vm}: same domain id ${action.id}, live on its mirrors, every mirror in sync`, async () => ({ id: action.id, ...(action.forward ? { forward: 'the old leg failed; NEW holds every write' } : {}) }));
+        this.openWindow('T2');
+        await this.step('shutdown-vm', `graceful shutdown of ${vm} (T2)`, () => this.shutdown(), { phase: 'T2' });
+        this.signal({ kind: 'down-t2' });
+        return { ...now, running: false, id: null, live: null, state: 'shutoff', suspended: false, hostReadWhileOff: false };
+      }
+      case ActionKind.readHost:
+        // the T2 window's final check: the copy complete, and nothing wrote around it
+        return this.withHost(obs, await this.hostRead(), true);
+      case ActionKind.defineOnNew: {
+        const defs = this.definitions(obs);
+        const original = this.facts().originalXml;
+        const changed = original === null ? [] : changedParts(original, defs.original);
+        if (changed.length > 0) this.note(`its definition changed since the migration began (kept): ${changed.join(', ')}`);
+        await this.step('define-on-new', `define ${vm} on its new volumes`, () => this.hv.define(defs.onNew), changed.length > 0 ? { keptChanges: changed } : {});
+        return { ...obs, persistent: Placement.new, persistentXml: defs.onNew, recorded: false };
+      }
+      case ActionKind.stopMirrors:
+        return this.stopMirrors(obs, action.targets, action.why, action.note);
+      case ActionKind.startOnNew: {
         this.signal({ kind: 'ready-t2' });
         await this.gate('t2-start');
-        await this.step('start-on-new', `start ${vm} on its new volumes`, () => hv.start(vm));
-        this.markUp();
-        return;
+        const r = await this.step('start-on-new', `start ${vm} on its new volumes`, async () => {
+          const id = await this.hv.start(vm);
+          return { id, ...this.markUp() };
+        });
+        return { ...obs, running: true, id: r.id, live: Placement.new, state: 'running', hostReadWhileOff: false };
+      }
       case ActionKind.healthGate:
         await this.step('health-gate', `health gate of ${vm}`, () => this.healthGate());
         this.signal({ kind: 'up-t2' });
-        return;
-      case ActionKind.defineOriginal:
-        await this.step('define-original', `define ${vm} as it was before the migration`, () => hv.define(this.facts().originalXml!));
-        return;
-      case ActionKind.startOnOld:
-        await this.step('start-on-old', `start ${vm} on its old volumes`, () => hv.start(vm));
-        this.markUp();
-        return;
+        return null;
+      case ActionKind.shutdownForRollback:
+        this.openWindow('rollback');
+        await this.step('shutdown-vm', `graceful shutdown of ${vm} (rollback)`, () => this.shutdown(), { phase: 'rollback' });
+        return { ...obs, running: false, id: null, live: null, state: 'shutoff', suspended: false, hostReadWhileOff: false };
+      case ActionKind.defineOriginal: {
+        const onOld = this.definitions(obs).onOld;
+        await this.step('define-original', `define ${vm} on its old volumes, without sanshift's record`, () => this.hv.define(onOld));
+        return { ...obs, persistent: Placement.old, persistentXml: onOld, recorded: false };
+      }
+      case ActionKind.startOnOld: {
+        if (this.window === null) this.openWindow('rollback');
+        const r = await this.step('start-on-old', `start ${vm} on its old volumes`, async () => {
+          const id = await this.hv.start(vm);
+          return { id, ...this.markUp() };
+        });
+        return { ...obs, running: true, id: r.id, live: Placement.old, state: 'running', hostReadWhileOff: false };
+      }
       default:
         throw new StepFailure(`unexpected action ${action.kind}`, false);
     }
   }
 
-  /** After waiting for a T2 window: the VM still runs on its mirrors with the same id, in sync. */
-  private async stillReadyForCutover(id: number): Promise<boolean> {
-    const obs = await this.observe();
-    return obs.running && obs.id === id && obs.live === 'mirror' && obs.mirrors.every((m) => m.ours && m.state?.inSync === true);
+  private paths(target: string): { mirror: string; old: string; new: string } {
+    const d = this.disk(target);
+    return { mirror: d.mirror, old: d.old, new: d.new };
   }
 
-  /** Graceful shutdown, then the policy on timeout: fail (leave it running) or force off. */
-  private async shutdown(window: 'T1' | 'T2' | 'rollback'): Promise<{ forced: boolean }> {
-    const { hv, vm, clock, policy } = this.ctx;
+  private async stopMirrors(obs: Observation, targets: string[], why: StopReason, note?: string): Promise<Observation> {
+    if (note !== undefined) this.note(note);
+    const chosen = targets.map((t) => this.disk(t));
+    const r = await this.step('stop-mirror', `stop ${chosen.map((d) => d.mirror).join(', ')}`, async () => {
+      const res = await this.md(chosen.map((d) => ({ verb: 'stop' as const, ...this.paths(d.target) })));
+      const failure = this.mdFailure(res, 'stopping');
+      if (failure !== null) throw new StepFailure(failure, why !== 'rollback');
+      // NEW's counters right after the cutover's stop: a rollback later checks nobody wrote it
+      const newAfter: Record<string, { kname: string; counters: unknown }> = {};
+      if (why === 'cutover') {
+        for (const d of chosen) {
+          const dev = res.after.devices.get((res.after.links.get(d.new) ?? '').replace(/^\/dev\//, ''));
+          if (dev?.counters != null) newAfter[d.target] = { kname: dev.kname, counters: dev.counters };
+        }
+      }
+      return { result: res, newAfter };
+    }, { targets, why });
+    if (why !== 'cutover') this.ctx.coordination?.resyncsAbandoned(targets);
+    return this.withHost(obs, r.result.after);
+  }
+
+  /** Graceful shutdown, then the policy on timeout: fail (leave it running) or force off. A
+   * suspended guest (paused, pmsuspended: its RAM is state) is never forced off. */
+  private async shutdown(): Promise<{ forced: boolean }> {
+    const { vm, clock, policy } = this.ctx;
+    const window = this.window?.name ?? 'T1';
     const deadline = clock.now() + policy.shutdownTimeoutMs;
     // A guest still in its firmware, or busy booting, drops the ACPI power button: ask again
     // every few seconds until the deadline (seen in the lab right after a fast T1 start).
     const askEveryMs = 5000;
     let askedAt = clock.now();
-    await hv.shutdown(vm);
+    const ask = async (): Promise<boolean> => {
+      try {
+        await this.hv.shutdown(vm);
+        return true;
+      } catch (err) {
+        // it may have gone off by itself in between: the next look tells
+        const st = await this.hv.lookup(vm);
+        if (st === null || st.id === null) return false;
+        throw err;
+      }
+    };
+    await ask();
     for (;;) {
-      const st = await hv.lookup(vm);
+      const st = await this.hv.lookup(vm);
       if (st === null || st.id === null) {
-        this.markDown(window);
+        this.markDown();
         return { forced: false };
       }
-      if (clock.now() >= deadline) break;
+      if (clock.now() >= deadline) {
+        if (st.state === 'paused' || st.state === 'pmsuspended') {
+          this.window = null;
+          throw new StepFailure(`${vm} is ${st.state} (suspended by an operator or its guest) and did not power off within ${policy.shutdownTimeoutMs / 1000}s; a suspended guest is never forced off. Resume it, then run again`, false);
+        }
+        break;
+      }
       if (clock.now() - askedAt >= askEveryMs) {
         askedAt = clock.now();
-        await hv.shutdown(vm);
+        await ask();
       }
-      await clock.sleep(Math.min(1000, Math.max(1, deadline - clock.now())));
+      await clock.sleep(Math.min(SHUTDOWN_POLL_MS, Math.max(1, deadline - clock.now())));
     }
     if (policy.onShutdownTimeout === 'force' || window === 'rollback') {
-      this.ctx.emit({ kind: 'note', at: clock.now(), vm, text: `did not power off within ${policy.shutdownTimeoutMs / 1000}s: forcing it off` });
-      await hv.destroy(vm);
-      this.markDown(window);
+      this.note(`did not power off within ${policy.shutdownTimeoutMs / 1000}s: forcing it off`);
+      await this.hv.destroy(vm);
+      this.markDown();
       return { forced: true };
     }
+    this.window = null;
     const where = window === 'T1' ? 'it keeps running on its old volumes, untouched' : 'it keeps running on its mirrors, which stay in sync; run again or roll back';
     throw new StepFailure(`${vm} did not power off within ${policy.shutdownTimeoutMs / 1000}s (onShutdownTimeout: fail); ${where}`, false);
   }
 
-  /** I5, right before `mdadm --add`: NEW is still unmounted, unheld, in no array, used by no domain. */
-  private async recheckNewVolume(d: DiskPlan): Promise<void> {
-    const { runner, hv } = this.ctx;
-    const facts = await gatherBlockDeviceFacts(runner, [d.old, d.new]);
-    const problems = newVolumeProblems(facts.devices.get(d.new)!, facts.devices.get(d.old)!);
-    for (const name of await hv.listDomains()) {
-      if (name === this.ctx.vm) continue;
-      const xmls = [await hv.inactiveXml(name)];
-      const st = await hv.lookup(name);
-      if (st?.id !== null && st !== null) xmls.push(await hv.liveXml(name));
-      if (xmls.some((x) => listDisks(x).some((disk) => disk.source === d.new))) problems.push({ code: 'held', message: `${d.new} is used by domain ${name}` });
+  /** I5 by identity, outside any window: no domain of any host that sees the LUN uses a new
+   * volume (the host side, holders, mounts and swaps, is checked by the add itself). */
+  private async recheckNewVolumes(disks: readonly DiskPlan[], beforeAdd: boolean): Promise<void> {
+    if (this.ctx.newVolumeUsers === undefined) return;
+    const users = await this.ctx.newVolumeUsers(disks);
+    if (users.length > 0) {
+      throw new StepFailure(`I5: ${users.join('; ')}${beforeAdd ? '' : ' (found before the shutdown: the VM was not touched)'}`, true);
     }
-    if (problems.length > 0) throw new StepFailure(`I5: ${d.new} is in use: ${problems.map((p) => p.message).join('; ')}`, true);
   }
 
-  /** Watches the mirrors with the host's shared poller until they are in sync or something
-   * changes that calls for a new decision. */
-  private async waitForResync(obs: Observation): Promise<void> {
-    const { hv, vm, clock, policy } = this.ctx;
-    const mirrors = obs.mirrors.filter((m) => m.kernelName !== null).map((m) => ({ kernelName: m.kernelName!, memberKnames: (m.state?.members ?? []).map((l) => l.kname) }));
+  /** Watches the mirrors with the host's shared poll until they are in sync, something changes
+   * that calls for a new decision, or the copy stalls for the policy's stall timeout. */
+  private async waitForResync(obs: Observation): Promise<Observation | null> {
+    const { vm, clock, policy } = this.ctx;
     // An array in sync shows no progress line: remember each one's size to count it as copied.
     const sizes = new Map<string, number>();
-    for (const m of obs.mirrors) if (m.kernelName !== null && m.state?.progress != null) sizes.set(m.kernelName, m.state.progress.totalSectors * 512);
+    let last = { done: -1, at: clock.now() };
     for (;;) {
-      await clock.sleep(policy.pollIntervalMs);
-      const st = await hv.lookup(vm);
-      if (st === null || st.id !== obs.id) return;
-      const states = await this.ctx.poll(mirrors);
-      if (states.every((s) => s.inSync) || states.some((s) => !s.present || s.failedLeg !== null)) return;
-      for (const s of states) if (s.progress !== null) sizes.set(s.kernelName, s.progress.totalSectors * 512);
+      const poll = await this.ctx.observer.nextPoll();
+      if (poll.roster.get(vm) !== obs.id) return null;
+      const next = this.withHost(obs, poll.snapshot);
+      const decision = decideMigration(next, this.facts());
+      const mine = next.mirrors.filter((m) => m.state !== null);
+      for (const m of mine) if (m.state?.progress != null) sizes.set(m.kernelName!, m.state.progress.totalSectors * 512);
       const total = [...sizes.values()].reduce((a, b) => a + b, 0);
-      const done = states.reduce((sum, s) => sum + (s.inSync ? (sizes.get(s.kernelName) ?? 0) : (s.progress?.doneSectors ?? 0) * 512), 0);
-      const speed = states.reduce((sum, s) => sum + (s.inSync ? 0 : (s.progress?.speedKiBs ?? 0)), 0);
+      const done = mine.reduce((sum, m) => sum + (m.state!.inSync ? (sizes.get(m.kernelName!) ?? 0) : (m.state!.progress?.doneSectors ?? 0) * 512), 0);
+      const speed = mine.reduce((sum, m) => sum + (m.state!.inSync ? 0 : (m.state!.progress?.speedKiBs ?? 0)), 0);
+      if (decision.kind !== ActionKind.waitForResync) return next;
       this.ctx.emit({
         kind: 'progress',
         at: clock.now(),
@@ -399,21 +604,26 @@ export class VmMigration {
         doneBytes: done,
         totalBytes: total,
       });
+      if (done > last.done) last = { done, at: clock.now() };
+      else if (clock.now() - last.at >= policy.resyncStallTimeoutMs) {
+        throw new StepFailure(`the resync made no progress for ${Math.round(policy.resyncStallTimeoutMs / 1000)}s (stalled at ${total === 0 ? 0 : Math.round((done / total) * 1000) / 10}%)`, true);
+      }
       // Nothing copying and not in sync: a new decision (trap 4: idle is not finished).
-      if (states.every((s) => s.progress === null || s.inSync)) return;
+      if (mine.every((m) => m.state!.progress === null || m.state!.inSync)) return next;
     }
   }
 
   private async healthGate(): Promise<{ id: number }> {
-    const { hv, vm, clock, policy, runner } = this.ctx;
-    const first = await hv.lookup(vm);
+    const { vm, clock, policy, runner } = this.ctx;
+    const first = await this.hv.lookup(vm);
     if (first?.id === null || first === null) throw new StepFailure(`${vm} is not running after its start on NEW`, false);
     await clock.sleep(policy.health.settleMs);
-    const later = await hv.lookup(vm);
+    const later = await this.hv.lookup(vm);
     if (later?.id !== first.id) throw new StepFailure(`${vm} did not stay running on its new volumes (health gate); its old volumes are stale now: investigate, or migrate back with rollback --reverse`, false);
     if (policy.health.command !== undefined) {
       const deadline = clock.now() + policy.health.timeoutMs;
       for (;;) {
+        this.calls.host++;
         const r = await runner.run(policy.health.command, { timeoutMs: policy.health.timeoutMs });
         if (r.exitCode === 0) break;
         if (clock.now() >= deadline) throw new ActionError(`health command for ${vm} kept failing (exit ${r.exitCode}): ${r.stderr.trim()}`, { vm, host: this.ctx.host, step: 'health-gate' });

@@ -193,6 +193,20 @@ export async function probeHost(runner: CommandRunner, mode: ProbeMode, paths: r
   }
 }
 
+/** A newer reading of some paths laid over an older one of more: links and devices the newer
+ * one read replace the older ones; /proc/mdstat is the newer one's (it is always read whole). */
+export function mergeSnapshots(older: HostSnapshot, newer: HostSnapshot): HostSnapshot {
+  return {
+    ...newer,
+    links: new Map([...older.links, ...newer.links]),
+    devices: new Map([...older.devices, ...newer.devices]),
+    mounts: newer.mode === 'full' ? newer.mounts : older.mounts,
+    swaps: newer.mode === 'full' ? newer.swaps : older.swaps,
+    tools: newer.tools ?? older.tools,
+    mode: older.mode === 'full' || newer.mode === 'full' ? 'full' : 'state',
+  };
+}
+
 // ---- pure readings of a snapshot ---------------------------------------------------------------
 
 /** The path with every link followed, as the probe saw it (the path itself when not probed). */

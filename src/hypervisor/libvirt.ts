@@ -3,11 +3,13 @@
 // the host, the domain and the operation.
 import { DomainState, Hypervisor as NativeHypervisor, type Domain } from '@unraid/libvirt';
 import { UnreachableError, errorMessage } from '../util/errors.js';
-import { DomainRunState, type DomainStatus, type Hypervisor } from './port.js';
+import { DomainRunState, type DomainStatus, type Hypervisor, type XmlOptions } from './port.js';
 
-/** DomainGetXMLDescFlags.INACTIVE; the enum is not exported as a value by the binding. */
+/** DomainGetXMLDescFlags SECURE and INACTIVE; the enum is not exported as a value by the binding. */
+const XML_SECURE = 1;
 const XML_INACTIVE = 2;
-/** ConnectListAllDomainsFlags.MANAGEDSAVE */
+/** ConnectListAllDomainsFlags TRANSIENT and MANAGEDSAVE */
+const LIST_TRANSIENT = 8;
 const LIST_MANAGEDSAVE = 256;
 
 export class HypervisorError extends Error {
@@ -88,16 +90,33 @@ export class LibvirtHypervisor implements Hypervisor {
     });
   }
 
-  async listDomains(): Promise<string[]> {
-    return this.call('list domains', undefined, async (h) => {
-      const domains = await h.connectListAllDomains();
+  /** One listing call; names and ids come from the handles it returns (client-side in libvirt). */
+  private async listAll<T>(operation: string, flags: number, read: (d: Domain) => Promise<T>): Promise<T[]> {
+    return this.call(operation, undefined, async (h) => {
+      const domains = await h.connectListAllDomains(flags);
       for (const d of domains) this.pinned.add(d);
       try {
-        return (await Promise.all(domains.map((d) => d.getName()))).sort();
+        return await Promise.all(domains.map(read));
       } finally {
         for (const d of domains) this.pinned.delete(d);
       }
     });
+  }
+
+  async listDomains(): Promise<string[]> {
+    return (await this.listAll('list domains', 0, (d) => d.getName())).sort();
+  }
+
+  async roster(): Promise<Map<string, number | null>> {
+    const rows = await this.listAll('list domains', 0, async (d) => {
+      const [name, id] = await Promise.all([d.getName(), d.getID()]);
+      return [name, typeof id === 'number' && id >= 0 ? id : null] as const;
+    });
+    return new Map(rows);
+  }
+
+  async transientDomains(): Promise<Set<string>> {
+    return new Set(await this.listAll('list transient domains', LIST_TRANSIENT, (d) => d.getName()));
   }
 
   async lookup(name: string): Promise<DomainStatus | null> {
@@ -119,20 +138,16 @@ export class LibvirtHypervisor implements Hypervisor {
     return this.onDomain('read live XML', name, (dom) => dom.getXMLDesc());
   }
 
-  inactiveXml(name: string): Promise<string> {
-    return this.onDomain('read persistent XML', name, (dom) => dom.getXMLDesc(XML_INACTIVE));
+  inactiveXml(name: string, options: XmlOptions = {}): Promise<string> {
+    return this.onDomain('read persistent XML', name, (dom) => dom.getXMLDesc(XML_INACTIVE | (options.secure === true ? XML_SECURE : 0)));
   }
 
-  hasManagedSave(name: string): Promise<boolean> {
-    return this.call('look for a managed save', name, async (h) => {
-      const saved = await h.connectListAllDomains(LIST_MANAGEDSAVE);
-      for (const d of saved) this.pinned.add(d);
-      try {
-        return (await Promise.all(saved.map((d) => d.getName()))).includes(name);
-      } finally {
-        for (const d of saved) this.pinned.delete(d);
-      }
-    });
+  async hasManagedSave(name: string): Promise<boolean> {
+    return (await this.managedSaveDomains()).has(name);
+  }
+
+  async managedSaveDomains(): Promise<Set<string>> {
+    return new Set(await this.listAll('look for managed saves', LIST_MANAGEDSAVE, (d) => d.getName()));
   }
 
   shutdown(name: string): Promise<void> {
@@ -147,12 +162,27 @@ export class LibvirtHypervisor implements Hypervisor {
     await this.call('define', undefined, (h) => h.domainDefineXML(xml));
   }
 
-  start(name: string): Promise<void> {
-    return this.onDomain('start', name, (dom) => dom.create());
+  start(name: string): Promise<number | null> {
+    return this.onDomain('start', name, async (dom) => {
+      await dom.create();
+      // libvirt's remote driver refreshes the handle's id after a create: no further call
+      const id = await dom.getID();
+      return typeof id === 'number' && id >= 0 ? id : null;
+    });
   }
 
-  async startWithLiveXml(xml: string): Promise<void> {
-    await this.call('start with a one-off live definition', undefined, (h) => h.domainCreateXML(xml));
+  async startWithLiveXml(xml: string): Promise<number | null> {
+    return this.call('start with a one-off live definition', undefined, async (h) => {
+      const dom = await h.domainCreateXML(xml);
+      this.pinned.add(dom);
+      try {
+        // the new handle carries the new id: no further call to the daemon
+        const id = await dom.getID();
+        return typeof id === 'number' && id >= 0 ? id : null;
+      } finally {
+        this.pinned.delete(dom);
+      }
+    });
   }
 
   async close(): Promise<void> {

@@ -21,6 +21,9 @@ export const defaultPolicy: Policy = {
   shutdownTimeoutMs: 300_000,
   onShutdownTimeout: 'fail',
   pollIntervalMs: 5_000,
+  // long enough for a SAN that pauses (a controller failover), short enough that a copy stuck
+  // for good does not hold a VM on its mirror for days
+  resyncStallTimeoutMs: 1_800_000,
   health: { settleMs: 30_000, timeoutMs: 300_000 },
 };
 
@@ -448,11 +451,13 @@ function readPolicy(raw: RawInventory, at: At, problems: Problem[]): Policy {
   };
   positive(p.shutdownTimeout, ['policy', 'shutdownTimeout']);
   positive(p.pollInterval, ['policy', 'pollInterval']);
+  positive(p.resyncStallTimeout, ['policy', 'resyncStallTimeout']);
   positive(p.health?.timeout, ['policy', 'health', 'timeout']);
   const policy: Policy = {
     shutdownTimeoutMs: p.shutdownTimeout ?? defaultPolicy.shutdownTimeoutMs,
     onShutdownTimeout: p.onShutdownTimeout ?? defaultPolicy.onShutdownTimeout,
     pollIntervalMs: p.pollInterval ?? defaultPolicy.pollIntervalMs,
+    resyncStallTimeoutMs: p.resyncStallTimeout ?? defaultPolicy.resyncStallTimeoutMs,
     health: {
       settleMs: p.health?.settle ?? defaultPolicy.health.settleMs,
       timeoutMs: p.health?.timeout ?? defaultPolicy.health.timeoutMs,

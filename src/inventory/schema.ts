@@ -55,6 +55,7 @@ export const policySchema = z.strictObject({
   onShutdownTimeout: z.enum(['fail', 'force']).optional(),
   resyncSpeedMax: speed.optional(),
   pollInterval: duration.optional(),
+  resyncStallTimeout: duration.optional(),
   health: z
     .strictObject({
       // YAML reads `3` or `true` as a number or boolean; in an argv they mean the text

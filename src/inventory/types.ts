@@ -61,6 +61,8 @@ export interface Policy {
   /** md sync_speed_max per mirror, KiB/s; undefined leaves the kernel's default */
   resyncSpeedMaxKiB?: number;
   pollIntervalMs: number;
+  /** a resync that makes no progress this long is abandoned: the VM goes back to OLD */
+  resyncStallTimeoutMs: number;
   health: HealthCheck;
 }
 

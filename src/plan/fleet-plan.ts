@@ -1,12 +1,15 @@
 // Builds the plan of a whole inventory (or of the VMs named): reads each domain's persistent
 // definition, resolves its disks, computes its steps, then runs preflight host by host.
 // Every problem is collected, nothing is changed; the caller decides how to render and exit.
+import PQueue from 'p-queue';
+import { probeHost } from '../host/probe.js';
 import type { CommandRunner } from '../host/runner.js';
 import type { Hypervisor } from '../hypervisor/port.js';
 import { didYouMean } from '../inventory/suggest.js';
 import type { HostSpec, Inventory, VmSpec } from '../inventory/types.js';
 import { InputError, InputErrorCode, UnreachableError, errorMessage, type Problem } from '../util/errors.js';
 import { resolveDisks, reverseDisks } from './disks.js';
+import { InUseIndex, type HostReader } from './in-use.js';
 import { preflightHost } from './preflight.js';
 import { CheckStatus, type Plan, type VmPlan } from './types.js';
 import { buildVmSteps, definitionsFor } from './vm-steps.js';
@@ -62,72 +65,114 @@ export function selectVms(inv: Inventory, names: readonly string[] = []): { vms:
   return { vms, problems };
 }
 
+/** Hosts read at once: each costs a handful of sessions and libvirt calls; 500 hosts in
+ * parallel would open 500 ssh masters from one machine. */
+const HOSTS_AT_ONCE = 16;
+/** How old another host's reading of its domains may be when NEW is re-checked (I5) */
+export const REMOTE_IN_USE_MAX_AGE_MS = 10 * 60_000;
+
+/** How the in-use index (I5 by identity) reaches every host of the inventory. */
+export function hostReaders(inv: Inventory, ports: PlanPorts): HostReader[] {
+  return Object.values(inv.hosts).map((host) => ({
+    name: host.name,
+    hv: ports.hypervisor(host),
+    probe: async (paths: string[]) => {
+      const runner = await ports.runner(host);
+      if ('unreachable' in runner) throw new UnreachableError(host.name, host.uri, runner.unreachable);
+      return probeHost(runner, 'state', paths);
+    },
+  }));
+}
+
 export async function planFleet(inv: Inventory, ports: PlanPorts, options: PlanOptions): Promise<PlanOutcome> {
   const { vms, problems } = selectVms(inv, options.vms);
   const unreachable: UnreachableError[] = [];
   const plans: VmPlan[] = [];
   const byHost = new Map<string, VmSpec[]>();
   for (const vm of vms) byHost.set(vm.host, [...(byHost.get(vm.host) ?? []), vm]);
+  // I5 by identity: every host's domains, read once for the whole plan, hosts in parallel
+  const inUse = options.withoutPreflight === true || byHost.size === 0 ? undefined : new InUseIndex(hostReaders(inv, ports), () => options.now.getTime(), Number.POSITIVE_INFINITY);
+  const queue = new PQueue({ concurrency: HOSTS_AT_ONCE });
+  if (inUse !== undefined) await inUse.refreshAll();
 
-  for (const [hostName, hostVms] of byHost) {
-    const host = inv.hosts[hostName]!;
-    const hv = ports.hypervisor(host);
-    const hostPlans: VmPlan[] = [];
-    try {
-      for (const vm of hostVms) {
-        const status = await hv.lookup(vm.name);
-        if (status === null) {
-          problems.push({ code: InputErrorCode.notFound, message: `VM ${vm.name} does not exist on host ${hostName} (${host.uri})`, hint: `check the name with \`virsh -c ${host.uri} list --all\``, at: { file: inv.file, path: ['vms', vm.index, 'name'], line: inv.lineOf(['vms', vm.index, 'name']), vm: vm.name } });
-          continue;
-        }
-        const past = options.history?.(vm.name);
-        if (options.reverse === true) {
-          if (past?.migrated !== true || past.completedFromXml === null) {
-            problems.push({ code: InputErrorCode.wrongState, message: `VM ${vm.name} has no completed migration to reverse in the journal`, hint: 'a reverse migration moves a VM back after its migration completed; before that, use rollback without --reverse', at: { vm: vm.name, host: hostName } });
-            continue;
+  // each host's findings are merged in the inventory's order, whatever order hosts answer in
+  const perHost = await Promise.all(
+    [...byHost].map(([hostName, hostVms]) =>
+      queue.add(async () => {
+        const problems: Problem[] = [];
+        const unreachable: UnreachableError[] = [];
+        const host = inv.hosts[hostName]!;
+        const hv = ports.hypervisor(host);
+        const hostPlans: VmPlan[] = [];
+        const current = new Map<string, string>();
+        try {
+          // one listing for the whole host: which VMs exist, which run
+          const roster = await hv.roster();
+          for (const vm of hostVms) {
+            if (!roster.has(vm.name)) {
+              problems.push({ code: InputErrorCode.notFound, message: `VM ${vm.name} does not exist on host ${hostName} (${host.uri})`, hint: `check the name with \`virsh -c ${host.uri} list --all\``, at: { file: inv.file, path: ['vms', vm.index, 'name'], line: inv.lineOf(['vms', vm.index, 'name']), vm: vm.name } });
+              continue;
+            }
+            const id = roster.get(vm.name) ?? null;
+            const state = id === null ? 'shut off' : `running (id ${id})`;
+            const past = options.history?.(vm.name);
+            const persistentXml = await hv.inactiveXml(vm.name);
+            current.set(vm.name, persistentXml);
+            if (options.reverse === true) {
+              if (past?.migrated !== true || past.completedFromXml === null) {
+                problems.push({ code: InputErrorCode.wrongState, message: `VM ${vm.name} has no completed migration to reverse in the journal`, hint: 'a reverse migration moves a VM back after its migration completed; before that, use rollback without --reverse', at: { vm: vm.name, host: hostName } });
+                continue;
+              }
+              const resolved = reverseDisks(vm, persistentXml, past.completedFromXml);
+              problems.push(...resolved.problems);
+              const defs = definitionsFor(persistentXml, resolved.disks, options.runId);
+              hostPlans.push({ name: vm.name, host: hostName, uri: host.uri, disks: resolved.disks, preflight: [{ check: 'domain', status: CheckStatus.pass, detail: `found on ${hostName}, ${state}; a reverse migration back to its old volumes` }], steps: buildVmSteps(vm.name, resolved.disks, defs, inv.policy), originalXml: defs.original });
+              continue;
+            }
+            if (past?.migrated === true && past.originalXml === null) {
+              hostPlans.push({ name: vm.name, host: hostName, uri: host.uri, disks: [], steps: [], originalXml: '', preflight: [{ check: 'migration state', status: CheckStatus.pass, detail: 'already on its new volumes (its migration completed); nothing to do' }], done: true });
+              continue;
+            }
+            // A migration under way may have moved the definition already (T2): plan from the
+            // definition it started from, which the journal keeps.
+            const planFrom = past?.originalXml ?? persistentXml;
+            const resolved = resolveDisks(vm, planFrom, inv.mapping);
+            problems.push(...resolved.problems.map((p) => ({ ...p, at: { file: inv.file, ...p.at, ...(p.at?.path === undefined ? {} : { line: inv.lineOf(p.at.path) ?? inv.lineOf(['vms', vm.index]) }) } })));
+            const defs = definitionsFor(planFrom, resolved.disks, options.runId);
+            hostPlans.push({
+              name: vm.name,
+              host: hostName,
+              uri: host.uri,
+              disks: resolved.disks,
+              preflight: [{ check: 'domain', status: CheckStatus.pass, detail: `found on ${hostName}, ${state}` }, ...resolved.untouched.map((u) => ({ check: 'untouched disk', status: CheckStatus.pass, target: u.target, detail: `stays where it is: ${u.reason}` }))],
+              steps: buildVmSteps(vm.name, resolved.disks, defs, inv.policy),
+              originalXml: defs.original,
+            });
           }
-          const current = await hv.inactiveXml(vm.name);
-          const resolved = reverseDisks(vm, current, past.completedFromXml);
-          problems.push(...resolved.problems);
-          const defs = definitionsFor(current, resolved.disks, options.runId);
-          hostPlans.push({ name: vm.name, host: hostName, uri: host.uri, disks: resolved.disks, preflight: [{ check: 'domain', status: CheckStatus.pass, detail: `found on ${hostName}, ${status.state}; a reverse migration back to its old volumes` }], steps: buildVmSteps(vm.name, resolved.disks, defs, inv.policy), originalXml: defs.original });
-          continue;
+          if (options.withoutPreflight !== true) {
+            const runner = await ports.runner(host);
+            const todo = hostPlans.filter((p) => p.done !== true);
+            const probe = 'unreachable' in runner ? runner : () => probeHost(runner, 'full', todo.flatMap((p) => p.disks.flatMap((d) => [d.old, d.new, d.mirror])));
+            const checks = await preflightHost(hostName, hv, probe, todo.map((p) => ({ name: p.name, disks: p.disks, persistentXml: current.get(p.name)! })), inUse);
+            for (const p of hostPlans) p.preflight.push(...(checks.get(p.name) ?? []));
+          }
+        } catch (err) {
+          if (err instanceof InputError) {
+            problems.push(...err.problems);
+            return { hostPlans, problems, unreachable };
+          }
+          const down = err instanceof UnreachableError ? err : new UnreachableError(hostName, host.uri, errorMessage(err));
+          unreachable.push(down);
+          for (const vm of hostVms) if (!hostPlans.some((p) => p.name === vm.name)) hostPlans.push(unreachablePlan(vm, host, down));
         }
-        // A migration under way may have moved the definition already (T2): plan from the
-        // definition it started from, which the journal keeps.
-        const persistentXml = past?.originalXml ?? (await hv.inactiveXml(vm.name));
-        if (past?.migrated === true && past.originalXml === null) {
-          hostPlans.push({ name: vm.name, host: hostName, uri: host.uri, disks: [], steps: [], originalXml: '', preflight: [{ check: 'migration state', status: CheckStatus.pass, detail: 'already on its new volumes (its migration completed); nothing to do' }], done: true });
-          continue;
-        }
-        const resolved = resolveDisks(vm, persistentXml, inv.mapping);
-        problems.push(...resolved.problems.map((p) => ({ ...p, at: { file: inv.file, ...p.at, ...(p.at?.path === undefined ? {} : { line: inv.lineOf(p.at.path) ?? inv.lineOf(['vms', vm.index]) }) } })));
-        const defs = definitionsFor(persistentXml, resolved.disks, options.runId);
-        hostPlans.push({
-          name: vm.name,
-          host: hostName,
-          uri: host.uri,
-          disks: resolved.disks,
-          preflight: [{ check: 'domain', status: CheckStatus.pass, detail: `found on ${hostName}, ${status.state}${status.id === null ? '' : ` (id ${status.id})`}` }, ...resolved.untouched.map((u) => ({ check: 'untouched disk', status: CheckStatus.pass, target: u.target, detail: `stays where it is: ${u.reason}` }))],
-          steps: buildVmSteps(vm.name, resolved.disks, defs, inv.policy),
-          originalXml: defs.original,
-        });
-      }
-      if (options.withoutPreflight !== true) {
-        const runner = await ports.runner(host);
-        const checks = await preflightHost(hv, runner, hostPlans.filter((p) => p.done !== true));
-        for (const p of hostPlans) p.preflight.push(...(checks.get(p.name) ?? []));
-      }
-    } catch (err) {
-      if (err instanceof InputError) {
-        problems.push(...err.problems);
-        continue;
-      }
-      const down = err instanceof UnreachableError ? err : new UnreachableError(hostName, host.uri, errorMessage(err));
-      unreachable.push(down);
-      for (const vm of hostVms) if (!hostPlans.some((p) => p.name === vm.name)) hostPlans.push(unreachablePlan(vm, host, down));
-    }
-    plans.push(...hostPlans);
+        return { hostPlans, problems, unreachable };
+      }),
+    ),
+  );
+  for (const h of perHost) {
+    plans.push(...h.hostPlans);
+    problems.push(...h.problems);
+    unreachable.push(...h.unreachable);
   }
 
   for (const p of plans) {

@@ -3,16 +3,18 @@
 
 /** The closed list of step kinds, in the order of the life of a VM (DESIGN.md). */
 export const StepKind = {
-  shutdownVm: 'shutdown-vm',
   buildMirror: 'build-mirror',
-  addNewLeg: 'add-new-leg',
-  capResyncSpeed: 'cap-resync-speed',
   recordMigration: 'record-migration',
+  checkNewUnused: 'check-new-unused',
+  shutdownVm: 'shutdown-vm',
+  flushMirrors: 'flush-mirrors',
   startOnMirror: 'start-on-mirror',
+  addNewLeg: 'add-new-leg',
   waitForResync: 'wait-for-resync',
   checkCutover: 'check-cutover',
-  stopMirror: 'stop-mirror',
+  finalCheck: 'final-check',
   defineOnNew: 'define-on-new',
+  stopMirror: 'stop-mirror',
   startOnNew: 'start-on-new',
   healthGate: 'health-gate',
 } as const;
@@ -20,6 +22,8 @@ export type StepKind = (typeof StepKind)[keyof typeof StepKind];
 
 export const Phase = {
   preflight: 'preflight',
+  /** while the VM still runs on OLD, before its T1 window */
+  prepare: 'prepare',
   t1: 'T1',
   sync: 'sync',
   t2: 'T2',
@@ -33,8 +37,13 @@ export interface Step {
   summary: string;
   /** the disk it acts on, when it acts on one */
   target?: string;
-  /** the exact host command, as an argument vector */
+  /** the exact host command, as an argument vector; commands that sanshift runs together in one
+   * session (its md action script, src/host/scripts.ts) are listed one by one */
   argv?: string[];
+  /** further commands of the same session, when there are several */
+  more?: string[][];
+  /** the VM is off during this step (the down windows hold nothing else) */
+  vmOff?: boolean;
   /** text fed to the command's standard input (sysfs writes) */
   input?: string;
   /** the full XML of a libvirt definition this step applies */

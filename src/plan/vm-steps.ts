@@ -2,7 +2,7 @@
 // command and the full XML of every definition applied. Pure: the same inputs give the same
 // plan, which `plan` prints and `run` executes.
 import { removeMigrationMetadata, rewriteDiskSources, writeMigrationMetadata, type MigrationMetadata } from '../domain/index.js';
-import { addLegArgv, buildMirrorArgv, readFilesArgv, stopMirrorArgv } from '../host/mdadm.js';
+import { addLegArgv, buildMirrorArgv, stopMirrorArgv } from '../host/mdadm.js';
 import type { Policy } from '../inventory/types.js';
 import { Phase, StepKind, type DiskPlan, type Step } from './types.js';
 
@@ -29,18 +29,31 @@ export interface DefinitionSet {
   onMirror: string;
   /** the final persistent definition: NEW, no metadata */
   onNew: string;
+  /** what a rollback defines: OLD, no metadata */
+  onOld: string;
 }
 
+/** Every definition sanshift applies, each derived from `persistentXml`: the VM's *current*
+ * persistent definition, so an operator's edit made during a days-long copy is kept. */
 export function definitionsFor(persistentXml: string, disks: readonly DiskPlan[], runId: string): DefinitionSet {
   const original = removeMigrationMetadata(persistentXml);
   const recorded = writeMigrationMetadata(original, migrationMetadata(runId, disks));
   const onMirror = rewriteDiskSources(recorded, new Map(disks.map((d) => [d.target, d.mirror])));
   const onNew = rewriteDiskSources(original, new Map(disks.map((d) => [d.target, d.new])));
-  return { original, recorded, onMirror, onNew };
+  const onOld = rewriteDiskSources(original, new Map(disks.map((d) => [d.target, d.old])));
+  return { original, recorded, onMirror, onNew, onOld };
 }
 
 function seconds(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
+/** The md commands of one session, as `argv` and `more` of a step. They are shown by the mirror's
+ * name; the script checks that the name leads to the array it must (its legs, by kernel name)
+ * and then acts on the array's kernel name (src/host/scripts.ts). */
+function session(commands: string[][]): Pick<Step, 'argv' | 'more'> {
+  const [first, ...rest] = commands;
+  return { argv: first!, ...(rest.length === 0 ? {} : { more: rest }) };
 }
 
 export function buildVmSteps(vm: string, disks: readonly DiskPlan[], defs: DefinitionSet, policy: Policy): Step[] {
@@ -49,36 +62,41 @@ export function buildVmSteps(vm: string, disks: readonly DiskPlan[], defs: Defin
     phase,
     summary: `graceful shutdown of ${vm} (wait up to ${seconds(policy.shutdownTimeoutMs)}, then ${policy.onShutdownTimeout === 'force' ? 'force it off' : 'fail and leave it running'})`,
   });
-  const steps: Step[] = [shutdown(Phase.t1)];
-  for (const d of disks) {
-    steps.push({ kind: StepKind.buildMirror, phase: Phase.t1, target: d.target, summary: `build the mirror ${d.mirror} over the old volume ${d.old}`, argv: buildMirrorArgv(d.mirror, d.old) });
-    steps.push({ kind: StepKind.addNewLeg, phase: Phase.t1, target: d.target, summary: `re-check that ${d.new} is unused (I5), then add it as the second leg`, argv: addLegArgv(d.mirror, d.new) });
-    if (policy.resyncSpeedMaxKiB !== undefined) {
-      steps.push({
-        kind: StepKind.capResyncSpeed,
-        phase: Phase.t1,
-        target: d.target,
-        summary: `cap the resync of ${d.mirror} at ${policy.resyncSpeedMaxKiB} KiB/s`,
-        argv: ['tee', `/sys/block/${mdKernelPlaceholder(d)}/md/sync_speed_max`],
-        input: `${policy.resyncSpeedMaxKiB}\n`,
-      });
-    }
-  }
-  steps.push({ kind: StepKind.recordMigration, phase: Phase.t1, summary: `record the migration in ${vm}'s persistent definition (still on the old volumes: I2)`, xml: defs.recorded });
-  steps.push({ kind: StepKind.startOnMirror, phase: Phase.t1, summary: `start ${vm} with a one-off live definition on its mirrors`, xml: defs.onMirror });
+  const cap = (d: DiskPlan) => ['tee', `/sys/block/${mdKernelPlaceholder(d)}/md/sync_speed_max`];
+  const capNote = policy.resyncSpeedMaxKiB === undefined ? '' : `, capped at ${policy.resyncSpeedMaxKiB} KiB/s before NEW can join`;
+  const steps: Step[] = [];
+  // prepare: the VM still runs on OLD; md copies nothing while a mirror has one leg
+  steps.push({
+    kind: StepKind.buildMirror,
+    phase: Phase.prepare,
+    summary: `build ${disks.map((d) => `${d.mirror} over ${d.old}`).join(', ')} (OLD alone${capNote}; one session, each name checked first)`,
+    ...session(disks.flatMap((d) => [buildMirrorArgv(d.mirror, d.old), ...(policy.resyncSpeedMaxKiB === undefined ? [] : [cap(d)])])),
+  });
+  steps.push({ kind: StepKind.recordMigration, phase: Phase.prepare, summary: `record the migration in ${vm}'s current persistent definition (still on the old volumes: I2)`, xml: defs.recorded });
+  steps.push({ kind: StepKind.checkNewUnused, phase: Phase.prepare, summary: `check again that no domain on any inventory host uses ${disks.map((d) => d.new).join(', ')} (I5, compared as devices)` });
+  // T1: only what needs the VM off
+  steps.push(shutdown(Phase.t1));
+  steps.push({ kind: StepKind.flushMirrors, phase: Phase.t1, vmOff: true, summary: `drop the page cache of ${disks.map((d) => d.mirror).join(', ')} (one session)`, ...session(disks.map((d) => ['blockdev', '--flushbufs', d.mirror])) });
+  steps.push({ kind: StepKind.startOnMirror, phase: Phase.t1, vmOff: true, summary: `start ${vm} with a one-off live definition on its mirrors`, xml: defs.onMirror });
+  // copy: the guest runs on the mirrors
+  steps.push({
+    kind: StepKind.addNewLeg,
+    phase: Phase.sync,
+    summary: `re-check that ${disks.map((d) => d.new).join(', ')} ${disks.length > 1 ? 'are' : 'is'} unused (I5: domains, holders, mounts, sector size), record the write counters (I3), add NEW: md starts copying (one session)`,
+    ...session(disks.map((d) => addLegArgv(d.mirror, d.new))),
+  });
   steps.push({
     kind: StepKind.waitForResync,
     phase: Phase.sync,
-    summary: `wait until every mirror is [UU], idle and not degraded (one poll per host every ${seconds(policy.pollIntervalMs)})`,
-    argv: readFilesArgv(['/proc/mdstat', ...disks.flatMap((d) => ['sync_action', 'sync_completed', 'degraded'].map((f) => `/sys/block/${mdKernelPlaceholder(d)}/md/${f}`))]),
+    summary: `wait until every mirror is [UU], idle and not degraded (one probe per host every ${seconds(policy.pollIntervalMs)}, however many VMs)`,
   });
-  steps.push({ kind: StepKind.checkCutover, phase: Phase.t2, summary: `check I3: ${vm} ran on its mirrors without interruption since they were built, every mirror in sync` });
+  // T2: checked while the VM runs, then only the final check, define, stop and start
+  steps.push({ kind: StepKind.checkCutover, phase: Phase.t2, summary: `check I3: ${vm} ran on its mirrors without interruption since they were built, every mirror in sync; read its current definition` });
   steps.push(shutdown(Phase.t2));
-  steps.push({ kind: StepKind.defineOnNew, phase: Phase.t2, summary: `define ${vm} on the new volumes (it is off; the mirrors are in sync)`, xml: defs.onNew });
-  for (const d of disks) {
-    steps.push({ kind: StepKind.stopMirror, phase: Phase.t2, target: d.target, summary: `stop the mirror ${d.mirror}`, argv: stopMirrorArgv(d.mirror) });
-  }
-  steps.push({ kind: StepKind.startOnNew, phase: Phase.t2, summary: `start ${vm} on the new volumes` });
+  steps.push({ kind: StepKind.finalCheck, phase: Phase.t2, vmOff: true, summary: 'read the host once more: every mirror in sync, and nothing wrote to OLD around its mirror (I3, write counters)' });
+  steps.push({ kind: StepKind.defineOnNew, phase: Phase.t2, vmOff: true, summary: `define ${vm} on the new volumes (its current definition, edits kept; the mirrors are in sync)`, xml: defs.onNew });
+  steps.push({ kind: StepKind.stopMirror, phase: Phase.t2, vmOff: true, summary: `stop ${disks.map((d) => d.mirror).join(', ')} (one session, each array checked first)`, ...session(disks.map((d) => stopMirrorArgv(d.mirror))) });
+  steps.push({ kind: StepKind.startOnNew, phase: Phase.t2, vmOff: true, summary: `start ${vm} on the new volumes` });
   steps.push({
     kind: StepKind.healthGate,
     phase: Phase.t2,

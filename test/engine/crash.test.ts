@@ -12,9 +12,12 @@ describe('interruption at every step boundary', () => {
     await clean.run(['db1']);
     expect(effects.length).toBeGreaterThanOrEqual(12);
     const names = effects.map((e) => e.what);
-    expect(names).toContain('mdadm --build');
+    expect(names).toContain('md build ss-db1-vda');
+    expect(names).toContain('md build ss-db1-vdb');
+    expect(names).toContain('md flush ss-db1-vda');
+    expect(names).toContain('md add ss-db1-vdb');
     expect(names).toContain('virsh startWithLiveXml');
-    expect(names).toContain('mdadm --stop');
+    expect(names).toContain('md stop ss-db1-vdb');
 
     for (let n = 1; n <= effects.length; n++) {
       for (const when of ['before', 'after'] as const) {

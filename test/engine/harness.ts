@@ -16,6 +16,8 @@ import { parseInventory } from '../../src/inventory/parse.js';
 import type { Inventory } from '../../src/inventory/types.js';
 import { planFleet, type PlanOutcome } from '../../src/plan/fleet-plan.js';
 import { VirtualClock } from '../../src/util/clock.js';
+import { probeArgv } from '../../src/host/probe.js';
+import { MD_ACT_SCRIPT } from '../../src/host/scripts.js';
 
 export const NODE_XML = join(process.cwd(), 'fixtures/testdriver/node.xml');
 
@@ -106,8 +108,13 @@ export type Effect = { what: string; when: 'before' | 'after' };
 
 const MUTATING_HV = ['shutdown', 'destroy', 'define', 'start', 'startWithLiveXml'] as const;
 
-function mutatingCommand(argv: readonly string[]): boolean {
-  return (argv[0] === 'mdadm' && ['--build', '--add', '--stop'].includes(argv[1] ?? '')) || argv[0] === 'tee';
+/** The groups (VERB MIRROR OLD NEW SPEED) of an md action session, or null for any other command. */
+function mdGroups(argv: readonly string[]): string[][] | null {
+  if (argv[0] !== 'sh' || argv[2] !== MD_ACT_SCRIPT) return null;
+  const words = argv.slice(4);
+  const groups: string[][] = [];
+  for (let i = 0; i + 5 <= words.length; i += 5) groups.push(words.slice(i, i + 5));
+  return groups;
 }
 
 /**
@@ -139,7 +146,32 @@ export async function injectCrash(fleet: Fleet, crashAt: { n: number; when: 'bef
   };
   const sim = await fleet.sim();
   const run = sim.run.bind(sim);
-  sim.run = (argv, options) => (mutatingCommand(argv) ? gate(argv.slice(0, 2).join(' '), () => run(argv, options)) : run(argv, options));
+  // Each group of an md action session is its own side effect: a process killed in mid-session
+  // leaves the first groups done and the rest not (the remote script dies at its next write).
+  sim.run = async (argv, options) => {
+    const groups = mdGroups(argv);
+    if (groups === null) return run(argv, options);
+    // one group at a time, each a gate; the session's answer is put back together as the
+    // script prints it (its groups' lines, then the probe after the last)
+    const lines: string[] = [];
+    let last = undefined as Awaited<ReturnType<typeof run>> | undefined;
+    let failed = false;
+    for (const g of groups) {
+      if (failed) {
+        lines.push(`skip ${g[0]} ${g[1]}`);
+        continue;
+      }
+      const r = await gate(`md ${g[0]} ${g[1]!.replace('/dev/md/', '')}`, () => run([...argv.slice(0, 4), ...g], options));
+      const out = r.stdout.split('\n');
+      const acted = out.slice(1, out.findIndex((l) => l.startsWith('#probe ')));
+      lines.push(...acted);
+      if (acted.some((l) => l.startsWith('fail '))) failed = true;
+      last = r;
+    }
+    // the script's closing probe covers every path of every group
+    const probe = (await run(probeArgv('state', groups.flatMap((g) => g.slice(1, 4))), options)).stdout;
+    return { ...last!, argv: [...argv], stdout: `#act 1\n${lines.join('\n')}\n${probe}` };
+  };
   fleet.hvWrapper = (hv) => {
     const wrapped = Object.create(hv) as Hypervisor;
     for (const m of MUTATING_HV) {

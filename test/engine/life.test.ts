@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { MD_ACT_SCRIPT } from '../../src/host/scripts.js';
 import { listDisks, readMigrationMetadata } from '../../src/domain/index.js';
 import { Fleet } from './harness.js';
 
@@ -46,25 +47,19 @@ describe('the life of a VM on the test driver and the simulated host', () => {
 });
 
 describe('md array creation on one host', () => {
-  it('never runs two mdadm --build or --stop at once on a host (they race for the same md minor)', async () => {
+  it('changes md only through the md action script, which holds the host-wide lock (two builds race for one minor)', async () => {
     const fleet = new Fleet();
     const sim = await fleet.sim();
-    const run = sim.run.bind(sim);
-    let inFlight = 0;
-    let most = 0;
-    sim.run = async (argv, options) => {
-      const creating = argv[0] === 'mdadm' && (argv[1] === '--build' || argv[1] === '--stop');
-      if (creating) most = Math.max(most, ++inFlight);
-      try {
-        // give a concurrent build every chance to overlap
-        if (creating) await new Promise((r) => setImmediate(r));
-        return await run(argv, options);
-      } finally {
-        if (creating) inFlight--;
-      }
-    };
     const summary = await fleet.run(['web1', 'db1', 'dns1']);
     expect(summary.results.every((r) => r.outcome.outcome === 'done')).toBe(true);
-    expect(most).toBe(1);
+    const bare = sim.history.filter((c) => (c.argv[0] === 'mdadm' && ['--build', '--add', '--stop'].includes(c.argv[1] ?? '')) || c.argv[0] === 'tee');
+    expect(bare).toEqual([]);
+    const scripted = sim.history.filter((c) => c.argv[0] === 'sh' && c.argv[2] === MD_ACT_SCRIPT);
+    expect(scripted.length).toBeGreaterThanOrEqual(4 * 3);
+    // the lock is taken before the first action and released before the probe that follows
+    const body = MD_ACT_SCRIPT.slice(MD_ACT_SCRIPT.indexOf("fact '#act' 1"));
+    expect(body.indexOf('flock -w 60 9')).toBeGreaterThan(0);
+    expect(body.indexOf('flock -w 60 9')).toBeLessThan(body.indexOf('act "$verb"'));
+    expect(body.indexOf('flock -u 9')).toBeLessThan(body.indexOf('probe state'));
   });
 });

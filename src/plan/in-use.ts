@@ -1,0 +1,162 @@
+// I5 by identity: which domains use a volume, compared as devices, not path strings. A domain
+// can name NEW as /dev/dm-N, /dev/disk/by-id/..., a multipath alias, one of its partitions, or
+// through one of its SCSI paths; on another host that sees the same LUN, under any name at all.
+// So each host's domains' disk sources are resolved on that host (one probe) and compared with
+// NEW by device (kernel name, partitions) on NEW's own host and by LUN id on every host.
+import { listDisks } from '../domain/index.js';
+import { deviceOf, lunIdOf, type DeviceFacts, type HostSnapshot } from '../host/probe.js';
+import type { Hypervisor } from '../hypervisor/port.js';
+import { errorMessage } from '../util/errors.js';
+import { isSafeDevicePath } from '../util/validate.js';
+import type { DiskPlan } from './types.js';
+
+/** How the index reaches one host. */
+export interface HostReader {
+  name: string;
+  hv: Hypervisor;
+  /** one probe of these paths on the host */
+  probe(paths: string[]): Promise<HostSnapshot>;
+}
+
+export interface DiskUse {
+  domain: string;
+  target: string;
+  source: string;
+  /** in the running definition (else the persistent one) */
+  live: boolean;
+  device: DeviceFacts | null;
+  lun: string | null;
+}
+
+/** One host's domains and what their block disks are. */
+export interface HostUses {
+  host: string;
+  at: number;
+  uses: DiskUse[];
+  /** the device of every probed path on that host (for partitions of a used disk) */
+  snapshot: HostSnapshot;
+}
+
+/** Reads what every domain of one host uses: a roster, each definition, one probe. */
+export async function readHostUses(reader: HostReader, now: () => number): Promise<HostUses> {
+  const roster = await reader.hv.roster();
+  const found: Omit<DiskUse, 'device' | 'lun'>[] = [];
+  await Promise.all(
+    [...roster].map(async ([domain, id]) => {
+      const xmls: [string, boolean][] = [[await reader.hv.inactiveXml(domain), false]];
+      if (id !== null) xmls.push([await reader.hv.liveXml(domain), true]);
+      for (const [xml, live] of xmls) {
+        for (const d of listDisks(xml)) {
+          if (d.type === 'block' && d.source !== null && isSafeDevicePath(d.source)) found.push({ domain, target: d.target, source: d.source, live });
+        }
+      }
+    }),
+  );
+  const snapshot = await reader.probe([...new Set(found.map((u) => u.source))]);
+  const uses = found.map((u) => {
+    const device = deviceOf(snapshot, u.source);
+    return { ...u, device, lun: device === null ? null : lunIdOf(device) };
+  });
+  return { host: reader.name, at: now(), uses, snapshot };
+}
+
+/** Pure: the uses of `target` (a device on host `host`) found in one host's uses. */
+export function usesOf(target: { host: string; device: DeviceFacts }, hostUses: HostUses): DiskUse[] {
+  const lun = lunIdOf(target.device);
+  return hostUses.uses.filter((u) => {
+    if (lun !== null && u.lun === lun) return true;
+    if (hostUses.host !== target.host || u.device === null) return false;
+    // the same device, one of its partitions, or a whole disk one of whose partitions it is
+    return u.device.kname === target.device.kname || target.device.partitions.includes(u.device.kname) || u.device.partitions.includes(target.device.kname);
+  });
+}
+
+/**
+ * The uses of every inventory host, kept for reuse: the VM's own host is read again for each
+ * check (what changed there matters most), the others when their reading is older than
+ * `maxAgeMs` (a LUN presented to another host and attached there between two readings is the
+ * residual risk; docs/safety.md). Concurrent reads of one host share one reading.
+ */
+export class InUseIndex {
+  private readonly known = new Map<string, HostUses>();
+  private readonly pending = new Map<string, Promise<HostUses>>();
+
+  constructor(
+    private readonly hosts: readonly HostReader[],
+    private readonly now: () => number,
+    private readonly maxAgeMs: number,
+  ) {}
+
+  private read(reader: HostReader, maxAgeMs: number): Promise<HostUses> {
+    const known = this.known.get(reader.name);
+    if (known !== undefined && this.now() - known.at <= maxAgeMs) return Promise.resolve(known);
+    let p = this.pending.get(reader.name);
+    if (p === undefined) {
+      p = readHostUses(reader, this.now).then(
+        (u) => {
+          this.known.set(reader.name, u);
+          this.pending.delete(reader.name);
+          return u;
+        },
+        (err: unknown) => {
+          this.pending.delete(reader.name);
+          throw err;
+        },
+      );
+      this.pending.set(reader.name, p);
+    }
+    return p;
+  }
+
+  /** Refreshes every host (preflight); returns the hosts that could not be read, with why. */
+  async refreshAll(): Promise<Map<string, string>> {
+    const failed = new Map<string, string>();
+    await Promise.all(
+      this.hosts.map(async (h) => {
+        try {
+          await this.read(h, 0);
+        } catch (err) {
+          failed.set(h.name, errorMessage(err));
+        }
+      }),
+    );
+    return failed;
+  }
+
+  /**
+   * Who uses the new volumes of `vm` (on `host`), other than the VM's own disks being moved; one
+   * message per use. `newDevices` are NEW's facts on its host (from a fresh probe). A host that
+   * cannot be read now is checked from its last reading, and said so; never read at all, it is
+   * reported as not checked (a refusal, unless the caller accepts it).
+   */
+  async usersOf(host: string, vm: string, disks: readonly DiskPlan[], newDevices: ReadonlyMap<string, DeviceFacts | null>): Promise<{ users: string[]; unchecked: string[] }> {
+    const users: string[] = [];
+    const unchecked: string[] = [];
+    const readings = await Promise.all(
+      this.hosts.map(async (h) => {
+        try {
+          return await this.read(h, h.name === host ? 0 : this.maxAgeMs);
+        } catch (err) {
+          const last = this.known.get(h.name);
+          if (last === undefined) unchecked.push(`host ${h.name} could not be read (${errorMessage(err)})`);
+          return last ?? null;
+        }
+      }),
+    );
+    for (const d of disks) {
+      const device = newDevices.get(d.new) ?? null;
+      if (device === null) continue;
+      for (const reading of readings) {
+        if (reading === null) continue;
+        for (const u of usesOf({ host, device }, reading)) {
+          // the VM's own disk being moved (on NEW already, after its cutover's define): not another
+          // user; the same VM using NEW as another of its disks is one
+          if (u.domain === vm && reading.host === host && u.target === d.target) continue;
+          const how = u.source === d.new ? d.new : `${u.source} (${u.device?.kname === device.kname ? 'the same device' : u.lun !== null && u.lun === lunIdOf(device) ? `the same LUN, ${u.lun}` : 'a partition of it, or the disk it is on'})`;
+          users.push(`${d.new} is used by domain ${u.domain} on host ${reading.host} as ${u.target}: ${how}${u.live ? '' : ' (in its persistent definition)'}`);
+        }
+      }
+    }
+    return { users: [...new Set(users)], unchecked };
+  }
+}
