@@ -26,8 +26,9 @@ export interface MigrationFacts {
   shutDownForCutover: boolean;
   /** define-on-new was journaled as done (the VM's definition moved to NEW) */
   definedOnNew: boolean;
-  /** NEW's counters right after its mirror stopped at the cutover: if they move while the VM is
-   * off, something ran on NEW, and OLD is stale even though start-on-new was never sent */
+  /** NEW's counters at the cutover (the final check, the VM off, the array holding NEW): if they
+   * move before sanshift starts the VM, something ran on NEW, and OLD is stale even though
+   * start-on-new was never sent */
   newAfterStop: Map<string, { kname: string; counters: BlockCounters }>;
   /** the intent to start on NEW was written: the VM may have run on NEW, so OLD may be stale */
   startOnNewIntended: boolean;
@@ -109,14 +110,14 @@ export function factsOf(records: readonly JournalRecord[], vm: string): Migratio
             for (const t of targetsOf(r)) f.joined.set(t, baselines[t] ?? null);
             break;
           }
-          case 'define-on-new':
+          case 'define-on-new': {
             f.definedOnNew = true;
+            const at = (d['newAtCutover'] ?? {}) as Record<string, { kname: string; counters: BlockCounters }>;
+            for (const [t, v] of Object.entries(at)) f.newAfterStop.set(t, v);
             break;
+          }
           case 'stop-mirror':
-            if (d['why'] === 'cutover') {
-              const after = (d['newAfter'] ?? {}) as Record<string, { kname: string; counters: BlockCounters }>;
-              for (const [t, v] of Object.entries(after)) f.newAfterStop.set(t, v);
-            } else {
+            if (d['why'] !== 'cutover') {
               restartAttempt(f);
               for (const t of targetsOf(r)) f.joined.delete(t);
             }

@@ -9,7 +9,7 @@
 // mirrors' page cache) and the start; T2, the final check, the define, the stop, the start.
 import { changedParts, removeMigrationMetadata } from '../domain/index.js';
 import { runMdActions, type MdAction, type MdActResult } from '../host/md-act.js';
-import { mergeSnapshots, type HostSnapshot } from '../host/probe.js';
+import { deviceOf, mergeSnapshots, type HostSnapshot } from '../host/probe.js';
 import type { CommandRunner } from '../host/runner.js';
 import type { Hypervisor } from '../hypervisor/port.js';
 import type { Policy } from '../inventory/types.js';
@@ -402,7 +402,9 @@ export class VmMigration {
           const why = this.mdFailure(res, 'adding the new volume to');
           if (why !== null) {
             this.ctx.coordination?.resyncsAbandoned(action.targets);
-            throw new StepFailure(why.includes('in use') ? `I5: ${why}` : why, true);
+            const busy = res.outcomes.find((o) => !o.ok && o.code === 'new-in-use');
+            // I5 on the host, checked in the same session as the add: nothing was added
+            throw new StepFailure(busy !== undefined && !busy.ok ? `I5: ${busy.message} (found right before mdadm --add; nothing was added)` : why, true);
           }
           const baselines: Record<string, JoinBaseline | null> = {};
           for (const d of chosen) baselines[d.target] = res.baselines.get(d.mirror) ?? null;
@@ -448,7 +450,14 @@ export class VmMigration {
         const original = this.facts().originalXml;
         const changed = original === null ? [] : changedParts(original, defs.original);
         if (changed.length > 0) this.note(`its definition changed since the migration began (kept): ${changed.join(', ')}`);
-        await this.step('define-on-new', `define ${vm} on its new volumes`, () => this.hv.define(defs.onNew), changed.length > 0 ? { keptChanges: changed } : {});
+        // NEW's write counters as the final check read them: the array holds NEW and the VM is
+        // off, so nothing writes it until the start; a rollback before that start compares them
+        const newAtCutover: Record<string, { kname: string; counters: unknown }> = {};
+        for (const d of disks) {
+          const dev = this.snapshot === null ? null : deviceOf(this.snapshot, d.new);
+          if (dev?.counters != null) newAtCutover[d.target] = { kname: dev.kname, counters: dev.counters };
+        }
+        await this.step('define-on-new', `define ${vm} on its new volumes`, () => this.hv.define(defs.onNew), { newAtCutover, ...(changed.length > 0 ? { keptChanges: changed } : {}) });
         return { ...obs, persistent: Placement.new, persistentXml: defs.onNew, recorded: false };
       }
       case ActionKind.stopMirrors:
@@ -500,15 +509,7 @@ export class VmMigration {
       const res = await this.md(chosen.map((d) => ({ verb: 'stop' as const, ...this.paths(d.target) })));
       const failure = this.mdFailure(res, 'stopping');
       if (failure !== null) throw new StepFailure(failure, why !== 'rollback');
-      // NEW's counters right after the cutover's stop: a rollback later checks nobody wrote it
-      const newAfter: Record<string, { kname: string; counters: unknown }> = {};
-      if (why === 'cutover') {
-        for (const d of chosen) {
-          const dev = res.after.devices.get((res.after.links.get(d.new) ?? '').replace(/^\/dev\//, ''));
-          if (dev?.counters != null) newAfter[d.target] = { kname: dev.kname, counters: dev.counters };
-        }
-      }
-      return { result: res, newAfter };
+      return { result: res };
     }, { targets, why });
     if (why !== 'cutover') this.ctx.coordination?.resyncsAbandoned(targets);
     return this.withHost(obs, r.result.after);
@@ -562,8 +563,10 @@ export class VmMigration {
       return { forced: true };
     }
     this.window = null;
+    // At T1 the VM still runs on OLD: undoing the prepare (stop the one-legged mirrors, take
+    // the record out of its definition) restarts nothing. At T2 it runs on its mirrors.
     const where = window === 'T1' ? 'it keeps running on its old volumes, untouched' : 'it keeps running on its mirrors, which stay in sync; run again or roll back';
-    throw new StepFailure(`${vm} did not power off within ${policy.shutdownTimeoutMs / 1000}s (onShutdownTimeout: fail); ${where}`, false);
+    throw new StepFailure(`${vm} did not power off within ${policy.shutdownTimeoutMs / 1000}s (onShutdownTimeout: fail); ${where}`, window === 'T1');
   }
 
   /** I5 by identity, outside any window: no domain of any host that sees the LUN uses a new

@@ -252,16 +252,18 @@ export function lunIdOf(d: DeviceFacts): string | null {
   return null;
 }
 
-/** What uses a device on this host: its holders, mounts and swaps, and those of its partitions.
- * `mounts`/`swaps` need a full-mode snapshot. */
-export function usersOf(snap: HostSnapshot, d: DeviceFacts): string[] {
+/** What uses a device on this host: its holders, mounts and swaps, and those of its partitions,
+ * each said of `name` (the path the operator knows it by). `mounts`/`swaps` need a full-mode
+ * snapshot. */
+export function usersOf(snap: HostSnapshot, d: DeviceFacts, name: string = `/dev/${d.kname}`): string[] {
   const out: string[] = [];
   for (const k of [d.kname, ...d.partitions]) {
     const dev = snap.devices.get(k);
     if (dev === undefined) continue;
-    for (const h of dev.holders) out.push(`${k} is held by ${h}`);
-    for (const m of snap.mounts) if (m.majMin === dev.majMin) out.push(`${k} is mounted on ${m.mountpoint}`);
-    if (snap.swaps.includes(`/dev/${k}`)) out.push(`${k} is an active swap`);
+    const who = k === d.kname ? name : `${name}'s partition ${k}`;
+    for (const h of dev.holders) out.push(`${who} is held by ${h}`);
+    for (const m of snap.mounts) if (m.majMin === dev.majMin) out.push(`${who} is mounted on ${m.mountpoint}`);
+    if (snap.swaps.includes(`/dev/${k}`)) out.push(`${who} is an active swap`);
   }
   return out;
 }

@@ -141,11 +141,11 @@ ours() {
 busy() {
   users=''
   for k in "$1" $(cd "/sys/class/block/$1" 2>/dev/null && for p in "$1"*; do [ -e "$p/partition" ] && printf '%s ' "$p"; done); do
-    for h in /sys/class/block/$k/holders/*; do [ -e "$h" ] && users="$users $k:held-by:\${h##*/}"; done
+    for h in /sys/class/block/$k/holders/*; do [ -e "$h" ] && users="$users; $k is held by \${h##*/}"; done
     one "/sys/class/block/$k/dev"; kmm=$v
-    while read -r a b mm c mp e; do [ "$mm" = "$kmm" ] && users="$users $k:mounted-on:$mp"; done < /proc/self/mountinfo
+    while read -r a b mm c mp e; do [ "$mm" = "$kmm" ] && users="$users; $k is mounted on $mp"; done < /proc/self/mountinfo
     if [ -r /proc/swaps ]; then
-      { read -r h; while read -r f e; do [ "$f" = "/dev/$k" ] && users="$users $k:swap"; done; } < /proc/swaps
+      { read -r h; while read -r f e; do [ "$f" = "/dev/$k" ] && users="$users; $k is an active swap"; done; } < /proc/swaps
     fi
   done
 }
@@ -183,7 +183,7 @@ act() {
     if [ -n "$has_new" ]; then fact ok add "$md" "$mk" already; return 0; fi
     if [ -z "$nk" ] || [ ! -e "/sys/class/block/$nk/dev" ]; then fact fail add "$md" new-missing "$new is not a block device"; return 1; fi
     busy "$nk"
-    if [ -n "$users" ]; then fact fail add "$md" new-in-use "$new is in use:$users"; return 1; fi
+    if [ -n "$users" ]; then fact fail add "$md" new-in-use "$new is in use: \${users#; }"; return 1; fi
     one "/sys/class/block/$ok/queue/logical_block_size"; olbs=$v
     one "/sys/class/block/$nk/queue/logical_block_size"
     if [ "$olbs" != "$v" ]; then fact fail add "$md" sector-size "$old has $olbs-byte sectors, $new has $v"; return 1; fi

@@ -174,6 +174,8 @@ export class SimulatedHost implements CommandRunner {
   private readonly arrays = new Map<string, SimArray>();
   /** /dev/md/NAME -> /dev/mdN; mdadm leaves them behind on stop and failed builds */
   private readonly links = new Map<string, string>();
+  /** md devices whose /dev/md/NAME udev removes before the next session */
+  private udevRemovals: string[] = [];
   /** md devices in the kernel's all_mddevs order (newest first); kept after stop until reboot */
   private mddevOrder: string[] = [];
   private lastSettleMs: number;
@@ -323,6 +325,7 @@ export class SimulatedHost implements CommandRunner {
   async run(argv: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
     // the session's cost is paid before the command runs on the host, as over ssh
     if (this.commandCostMs > 0) await this.sleep!(this.commandCostMs);
+    for (const target of this.udevRemovals.splice(0)) for (const [name, t] of this.links) if (t === target) this.links.delete(name);
     this.settle();
     this.counts.commands++;
     const r = this.answer([...argv], options.input);
@@ -565,8 +568,9 @@ export class SimulatedHost implements CommandRunner {
       );
     }
     this.arrays.delete(a.kname);
-    // udev's md rules remove the array's /dev/md/NAME once the array is gone (seen in the lab)
-    if (this.udev) for (const [name, target] of this.links) if (target === `/dev/${a.kname}`) this.links.delete(name);
+    // udev's md rules remove the array's /dev/md/NAME once the array is gone, a moment later:
+    // a probe in the same session still sees the name dangle (both seen in the lab)
+    if (this.udev) this.udevRemovals.push(`/dev/${a.kname}`);
     return out('', `mdadm: stopped ${mdPath}\n`, 0);
   }
 
@@ -1022,8 +1026,8 @@ export class SimulatedHost implements CommandRunner {
         }
         const nv = w.nk === '' ? undefined : this.volumeByKname(w.nk);
         if (nv === undefined) return fail('new-missing', `${nu} is not a block device`);
-        const users = [...(this.holdersOf(w.nk) ?? []).map((h) => ` ${w.nk}:held-by:${h}`), ...(nv.mountpoint === null ? [] : [` ${w.nk}:mounted-on:${nv.mountpoint}`])];
-        if (users.length > 0) return fail('new-in-use', `${nu} is in use:${users.join('')}`);
+        const users = [...(this.holdersOf(w.nk) ?? []).map((h) => `${w.nk} is held by ${h}`), ...(nv.mountpoint === null ? [] : [`${w.nk} is mounted on ${nv.mountpoint}`])];
+        if (users.length > 0) return fail('new-in-use', `${nu} is in use: ${users.join('; ')}`);
         const olbs = this.volumeByKname(w.ok)!.spec.logicalBlockSize;
         if (olbs !== nv.spec.logicalBlockSize) return fail('sector-size', `${old} has ${olbs}-byte sectors, ${nu} has ${nv.spec.logicalBlockSize}`);
         if (!setSpeed(w.mk)) return fail('speed', `cannot write /sys/block/${w.mk}/md/sync_speed_max`);

@@ -34,7 +34,7 @@ export function newVolumeProblems(snap: HostSnapshot, d: DiskPlan, ownArray: str
     out.push(`${d.new} has ${nv.logicalBlockSize}-byte logical sectors and ${d.old} ${old.logicalBlockSize}: a guest's file system would not read the same on both`);
   }
   // our own mirror holding NEW is a migration under way, not a user
-  out.push(...usersOf(snap, nv).filter((u) => ownArray === null || !u.endsWith(`held by ${ownArray}`)));
+  out.push(...usersOf(snap, nv, d.new).filter((u) => ownArray === null || !u.endsWith(`held by ${ownArray}`)));
   if (nv.partitions.length > 0) out.push(`${d.new} has partitions (${nv.partitions.join(', ')}): it holds data`);
   return out;
 }

@@ -15,7 +15,7 @@ describe('two runs never act on one VM at once', () => {
     const before = await fleet.hv().inactiveXml('web1');
     const err = await fleet.run(['web1']).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InputError);
-    expect((err as InputError).message).toMatch(/VM web1 is owned by run \d{8}T\d{6}Z-[0-9a-f]{6} \(pid \d+ on .*, since .*\)/);
+    expect((err as InputError).message).toMatch(/VM web1 is owned by run \d{8}T\d{6}\.\d{3}Z-[0-9a-f]{6} \(pid \d+ on .*, since .*\)/);
     expect((err as InputError).problems[0]?.hint).toMatch(/wait for that run to end/);
     expect(await fleet.hv().inactiveXml('web1')).toBe(before);
   });

@@ -79,7 +79,7 @@ describe('md actions, on real output', () => {
 
   it('refuses to add a NEW that something holds (I5 on the host)', () => {
     const r = parseMdAct(capture('md-act-new-held').stdout);
-    expect(r.outcomes[1]).toMatchObject({ verb: 'add', ok: false, code: 'new-in-use', message: '/dev/mapper/new-vm3 is in use: dm-7:held-by:dm-10' });
+    expect(r.outcomes[1]).toMatchObject({ verb: 'add', ok: false, code: 'new-in-use', message: '/dev/mapper/new-vm3 is in use: dm-7 is held by dm-10' });
     expect(r.baselines.size).toBe(0);
   });
 });

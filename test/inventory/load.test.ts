@@ -51,6 +51,7 @@ describe('loadInventory: the full example', () => {
       shutdownTimeoutMs: 300_000,
       onShutdownTimeout: 'force',
       resyncSpeedMaxKiB: 204_800,
+      resyncStallTimeoutMs: 1_800_000,
       pollIntervalMs: 2_000,
       health: { command: ['/usr/local/bin/check-guest', '--quiet'], settleMs: 90_000, timeoutMs: 600_000 },
     });

@@ -76,7 +76,8 @@ describe('the plan command on bad input and unreachable hosts', () => {
     const plan = JSON.parse(io.stdout) as { vms: { name: string; host: string; disks: unknown[]; steps: { kind: string; argv?: string[]; xml?: string }[]; preflight: unknown[] }[] };
     expect(plan.vms[0]).toMatchObject({ name: 'db1', host: 'hv1', disks: [{ target: 'vda', old: '/dev/mapper/old-db1', new: '/dev/mapper/new-db1', mirror: '/dev/md/ss-db1-vda' }, { target: 'vdb' }] });
     const kinds = plan.vms[0]!.steps.map((s) => s.kind);
-    expect(kinds[0]).toBe('shutdown-vm');
+    // prepare first, while the VM still runs on OLD; then the T1 window
+    expect(kinds.slice(0, 4)).toEqual(['build-mirror', 'record-migration', 'check-new-unused', 'shutdown-vm']);
     expect(kinds.at(-1)).toBe('health-gate');
     expect(plan.vms[0]!.steps.find((s) => s.kind === 'build-mirror')?.argv).toEqual(['mdadm', '--build', '/dev/md/ss-db1-vda', '--level', '1', '--raid-disks=2', '/dev/mapper/old-db1', 'missing']);
     expect(plan.vms[0]!.steps.find((s) => s.kind === 'start-on-mirror')?.xml).toContain("<source dev='/dev/md/ss-db1-vdb'/>");
