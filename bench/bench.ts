@@ -8,6 +8,7 @@ import { generateFleet } from '../src/plan/fleet-gen.js';
 import { DEFAULT_TIMINGS, simulateFleet, type SimResult } from '../src/plan/fleet-sim.js';
 import { RollingScheduler } from '../src/plan/scheduler.js';
 import { timeVmPlans } from './vm-plans.js';
+import { benchEngine, benchScript } from './windows.js';
 
 const SIZES = [1_000, 5_000, 10_000];
 const SEED = 42;
@@ -120,6 +121,25 @@ for (const size of [1_000, 10_000]) {
 const vmPlansMs10k = Math.round(timeVmPlans(10_000));
 console.log(`10000 VMs: per-VM plans (disks, four definitions, steps from the domain XML) ${vmPlansMs10k} ms`);
 
+// The windows of the real engine (issue 9): a far or loaded host, 100 ms per host command (one
+// ssh session) and 20 ms per libvirt call, on the virtual clock; guests power off in 20 s and
+// boot in 30 s. Then the slow-ssh trial of the issue: 3 VMs on one host, 2 s per session.
+const guest = { shutdownMs: 20_000, bootMs: 30_000 };
+const costs = { commandMs: 100, libvirtCallMs: 20 };
+const fleetSpec = { hosts: 3, vmsPerHost: 10, disks: [1, 2], sizesGiB: [2, 4, 8], mirrorsPerHost: 8, downWindows: 6, pollInterval: '5s' };
+const engine = await benchEngine(fleetSpec, costs, guest);
+const script = await benchScript(fleetSpec, costs, guest);
+console.log(`windows, ${engine.vms} VMs on 3 hosts at 100 ms per command and 20 ms per libvirt call: T1 ${engine.t1HostCommands} command(s) + ${engine.t1LibvirtCalls} call(s), T2 ${engine.t2HostCommands} + ${engine.t2LibvirtCalls}, ${engine.hostCommandsPerVm} commands per VM (polls aside), longest window ${engine.windowOverheadMs} ms beyond its guest's shutdown and boot; makespan ${hours(engine.makespanMs)} h against ${hours(script.makespanMs)} h for the sequential script (${script.commandsPerVm} commands per VM)`);
+const busySpec = { hosts: 1, vmsPerHost: 50, disks: [1], sizesGiB: [40, 60, 80], mirrorsPerHost: 50, downWindows: 50, pollInterval: '5s' };
+const busy = await benchEngine(busySpec, costs, guest);
+console.log(`50 VMs resyncing on one host: ${busy.pollsPerHostPerInterval} polls per interval while any waited (polls over intervals + 1)`);
+const slow = { commandMs: 2_000, libvirtCallMs: 20 };
+const smallGuest = { shutdownMs: 10_000, bootMs: 5_000 };
+const threeSpec = { hosts: 1, vmsPerHost: 3, disks: [1, 2], sizesGiB: [0.125, 0.1875], mirrorsPerHost: 4, downWindows: 4, pollInterval: '2s' };
+const three = await benchEngine(threeSpec, slow, smallGuest);
+const threeScript = await benchScript(threeSpec, slow, smallGuest);
+console.log(`3 VMs on one host at 2 s per session: run ${(three.makespanMs / 1000).toFixed(1)} s against ${(threeScript.makespanMs / 1000).toFixed(1)} s for the script; longest T1 ${(three.longestT1Ms / 1000).toFixed(1)} s (script ${(threeScript.longestT1Ms / 1000).toFixed(1)} s), longest T2 ${(three.longestT2Ms / 1000).toFixed(1)} s (script ${(threeScript.longestT2Ms / 1000).toFixed(1)} s)`);
+
 const peakRssMB = Math.round(process.resourceUsage().maxRSS / 1024);
 const last = rows[rows.length - 1]!;
 console.log(
@@ -130,6 +150,16 @@ console.log(
     rssAfterPlan10kMB: last.rssAfterPlanMB,
     makespanRatio: last.rollingRatio,
     naiveRatio: last.naiveRatio,
+    t1WindowHostCommands: Math.max(engine.t1HostCommands, busy.t1HostCommands, three.t1HostCommands),
+    t1WindowLibvirtCalls: Math.max(engine.t1LibvirtCalls, busy.t1LibvirtCalls, three.t1LibvirtCalls),
+    t2WindowHostCommands: Math.max(engine.t2HostCommands, busy.t2HostCommands, three.t2HostCommands),
+    t2WindowLibvirtCalls: Math.max(engine.t2LibvirtCalls, busy.t2LibvirtCalls, three.t2LibvirtCalls),
+    hostCommandsPerVm: engine.hostCommandsPerVm,
+    pollsPerHostPerInterval: busy.pollsPerHostPerInterval,
+    windowOverheadMs: engine.windowOverheadMs,
+    vsScriptRatio: Number((engine.makespanMs / script.makespanMs).toFixed(4)),
+    vsScriptRatio3Vm2s: Number((three.makespanMs / threeScript.makespanMs).toFixed(4)),
+    windowsVsScript3Vm2s: Number(Math.max(three.longestT1Ms / threeScript.longestT1Ms, three.longestT2Ms / threeScript.longestT2Ms).toFixed(4)),
     rows,
     mirrorsPerHost4: tight,
   }),

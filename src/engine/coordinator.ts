@@ -15,7 +15,9 @@ import { RollingScheduler } from '../plan/scheduler.js';
 import { errorMessage } from '../util/errors.js';
 import type { EventSink } from './events.js';
 
-export type GateKind = 't1-shutdown' | 't1-start' | 't2-shutdown' | 't2-start';
+/** Where a VM's loop asks the coordinator: before it prepares (the scheduler let its bundle into
+ * T1: mirrors are built only for VMs about to go down), before each shutdown and each start. */
+export type GateKind = 't1-prepare' | 't1-shutdown' | 't1-start' | 't2-shutdown' | 't2-start';
 export type VmSignal =
   | { kind: 'down-t1' }
   | { kind: 'mirror-ready' }
@@ -163,6 +165,8 @@ export class Coordinator {
     const b = this.bundleOf(vm);
     const members = this.members(vm);
     switch (kind) {
+      case 't1-prepare':
+        return this.grantedT1.has(b);
       case 't1-shutdown':
         return this.grantedT1.has(b) && this.before(vm, 'stopOrder').every((v) => this.done(v, 'downT1'));
       case 't1-start':
@@ -189,7 +193,7 @@ export class Coordinator {
 
   private gate(vm: string, kind: GateKind): Promise<boolean> {
     // A redo of T1 (I3) after the bundle's window has passed does not wait for a new grant.
-    if (kind === 't1-shutdown' && this.st(vm).upT1) return Promise.resolve(false);
+    if ((kind === 't1-shutdown' || kind === 't1-prepare') && this.st(vm).upT1) return Promise.resolve(false);
     if (this.readyFor(vm, kind)) return Promise.resolve(false);
     return new Promise((resolve) => this.waiters.push({ ready: () => this.readyFor(vm, kind), resolve: () => resolve(true) }));
   }

@@ -47,6 +47,8 @@ export interface RunSummary {
   journal: string;
   results: VmResult[];
   ok: boolean;
+  /** per host: probes run (sessions that read the host) and periodic polls among them */
+  hosts: Record<string, { probes: number; polls: number }>;
 }
 
 /** What earlier journals say of each VM, in the form the planner reads. */
@@ -81,8 +83,9 @@ export async function runFleet(o: FleetRunOptions): Promise<RunSummary> {
   o.emit({ kind: 'run-started', at: o.clock.now(), run: o.runId, vms: claimed.map((v) => v.name), rehearsal });
 
   const results: VmResult[] = [];
+  let observers = new Map<string, HostObserver>();
   try {
-    const observers = await observersFor(o, claimed);
+    observers = await observersFor(o, claimed);
     const inUse = new InUseIndex(hostReaders(o.inventory, o.connections), () => o.clock.now(), REMOTE_IN_USE_MAX_AGE_MS);
     const coordinator = o.mode === RunMode.migrate ? coordinatorFor(o, claimed, history) : undefined;
     await Promise.all(
@@ -101,7 +104,8 @@ export async function runFleet(o: FleetRunOptions): Promise<RunSummary> {
   }
   const order = new Map(claimed.map((v, i) => [v.name, i]));
   results.sort((a, b) => order.get(a.vm)! - order.get(b.vm)!);
-  return { run: o.runId, journal: journal.path, results, ok: results.every((r) => r.outcome.outcome !== 'failed') };
+  const hosts = Object.fromEntries([...observers].map(([name, ob]) => [name, { ...ob.counts }]));
+  return { run: o.runId, journal: journal.path, results, ok: results.every((r) => r.outcome.outcome !== 'failed'), hosts };
 }
 
 /** One observer per host, knowing every VM of the host that this run drives. */

@@ -335,6 +335,11 @@ export class VmMigration {
     const { vm, disks } = this.ctx;
     switch (action.kind) {
       case ActionKind.buildMirrors: {
+        // a VM's mirrors are built when the scheduler lets its bundle in, not all at the start
+        if (await this.gate('t1-prepare')) {
+          const fresh = await this.observe();
+          if (decide(fresh, this.facts()).kind !== ActionKind.buildMirrors) return fresh;
+        }
         const cap = this.ctx.policy.resyncSpeedMaxKiB;
         const r = await this.step('build-mirror', `build ${action.targets.map((t) => `${this.disk(t).mirror} over ${this.disk(t).old}`).join(', ')} (OLD alone: md copies nothing yet)`, async () => {
           const res = await this.md(action.targets.map((t) => ({ verb: 'build' as const, ...this.paths(t), ...(cap === undefined ? {} : { speedKiBs: cap }) })));

@@ -314,6 +314,13 @@ export class SimulatedHost implements CommandRunner {
     this.lastSettleMs = this.now();
   }
 
+  /** Every leg of the array in sync and nothing copying (what `mdadm --wait` waits for). */
+  inSync(mirror: string): boolean {
+    this.settle();
+    const a = this.arrays.get(this.mdKname(mirror) ?? '');
+    return a !== undefined && a.recoveredKiB === null && this.upSlots(a) === a.raidDisks;
+  }
+
   /** The kernel name behind a mirror path or name, for tests; null if none is active. */
   activeArrayOf(mirror: string): string | null {
     const k = this.mdKname(mirror);
