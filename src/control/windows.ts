@@ -258,3 +258,9 @@ export function describeWindow(w: MaintenanceWindow): string {
   const margin = w.marginMs === 0 ? '' : `, no start in the last ${Math.round(w.marginMs / MINUTE_MS)} min`;
   return `${w.allow.map((r) => r.text).join(', ')} ${w.timezone}${except}${margin}`;
 }
+
+/** "2026-11-24 22:00 Europe/Paris": an instant as an operator in that zone reads it. */
+export function formatInZone(t: number, timeZone = 'UTC'): string {
+  const iso = new Date(wallOf(t, timeZone)).toISOString();
+  return `${iso.slice(0, 10)} ${iso.slice(11, 16)} ${timeZone}`;
+}
