@@ -21,7 +21,7 @@ export function sanshiftVersion(): string {
 
 /** Options of main itself that take a value: their value is not a command name. */
 const GLOBAL_VALUE_OPTIONS = new Set(['-i', '--inventory', '--state-dir']);
-const BUILT_IN = ['completion', 'help'];
+const BUILT_IN = ['completion'];
 
 /** The first word that is not an option or an option's value: the command the operator typed. */
 function typedCommand(argv: readonly string[]): string | undefined {

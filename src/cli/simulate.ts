@@ -20,7 +20,7 @@ import { formatBytes, formatDuration } from '../report/event-lines.js';
 import { VirtualClock } from '../util/clock.js';
 import { ActionError, InputError, InputErrorCode } from '../util/errors.js';
 import { formatInZone } from '../control/windows.js';
-import { gatesOfBundles, zoneOf } from '../report/plan-view.js';
+import { canaryBundlesOf, gatesOfBundles, zoneOf } from '../report/plan-view.js';
 import { arg, type CliCommand } from './command.js';
 import { stateDirFor } from './common.js';
 import { selectedNames, selectionArgs, withSelection, type SelectionArgs } from './selection.js';
@@ -340,6 +340,7 @@ export function rehearseOnModel(whole: Inventory, options: RehearsalOptions = {}
       scheduler: { seed: 0, mirrorSpeedKiB: SIMULATED_DISK_SPEED_KIB, ...(inventory.policy.resyncSpeedMaxKiB === undefined ? {} : { resyncSpeedMaxKiB: inventory.policy.resyncSpeedMaxKiB }) },
       gateOf: (b) => gates.get(b),
       startAtMs,
+      canaryBundles: canaryBundlesOf(inventory, plan),
     });
   } catch (err) {
     // windows that never open (or never together for a bundle) are the inventory's fault
@@ -348,14 +349,18 @@ export function rehearseOnModel(whole: Inventory, options: RehearsalOptions = {}
   }
   const done = new Set(result.timeline.filter((e) => e.kind === 'vm-up' && e.phase === 'T2').map((e) => (e as { vm: string }).vm));
   const notes = [
-    'the MODEL of the scheduler, not the engine: these hosts are real, so sanshift contacted none of them and read no domain',
+    canRunEngine(whole)
+      ? 'the MODEL of the scheduler (--model), not the engine: sanshift contacted no host and read no domain'
+      : 'the MODEL of the scheduler, not the engine: these hosts are real, so sanshift contacted none of them and read no domain',
     `guests take ${MODEL_TIMINGS.shutdownMs / 1000}s to power off and ${MODEL_TIMINGS.bootMs / 1000}s to boot, md commands ${MODEL_TIMINGS.mirrorSetupMs / 1000}s per window; a disk copies at most ${formatBytes(SIMULATED_DISK_SPEED_KIB * 1024)}/s`,
     'a window runs from the start of the shutdown to up again',
   ];
   if (model.assumedDisks.length > 0) notes.push(`disks not named in the inventory, one ${formatBytes(DEFAULT_SIMULATED_SIZE)} disk assumed for: ${model.assumedDisks.join(', ')}`);
   const sized = model.defaultSizes.filter((d) => !model.assumedDisks.includes(d.split('/')[0]!));
   if (sized.length > 0) notes.push(`no simulate.sizes, ${formatBytes(DEFAULT_SIMULATED_SIZE)} assumed for: ${sized.join(', ')}`);
-  if (gates.size > 0) notes.push(`maintenance windows applied from a start at ${new Date(startAtMs).toISOString()}: no T1 or T2 starts while a VM's window is closed (a bundle waits for all its members'); resyncs run on`);
+  const canaries = canaryBundlesOf(inventory, plan);
+  if (canaries.length > 0) notes.push(`canaries first (rollout.canaries): no other VM enters T1 before ${plan.bundles.filter((b) => canaries.includes(b.id)).flatMap((b) => b.vms).join(', ')} ${canaries.length === 1 && plan.bundles[canaries[0]!]!.vms.length === 1 ? 'is' : 'are'} done`);
+  if (gates.size > 0) notes.push(`maintenance windows applied from a start at ${new Date(startAtMs).toISOString()}: no T1 or T2 starts while a VM's window is closed (a bundle waits for all its members'); resyncs run on; the lower bound ignores the windows`);
   return summarise(inventory.file, startAtMs, 'model', model.vms, rowsFrom(model.vms, plan.bundleOf, marksFromModel(result.timeline, done)), plan.bundles.length, result.makespanMs, result.lowerBound, notes);
 }
 

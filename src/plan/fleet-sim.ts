@@ -88,6 +88,8 @@ export interface SimOptions {
   gateOf?: (bundle: number) => SimGate | undefined;
   /** the epoch milliseconds of virtual time 0, where the gates are asked (default 0) */
   startAtMs?: number;
+  /** bundles holding a canary (rollout.canaries): no other bundle enters T1 before they are all done */
+  canaryBundles?: readonly number[];
 }
 
 export interface VmDowntime {
@@ -209,8 +211,16 @@ export function simulateFleet(vms: readonly FleetVm[], limits: Limits, options: 
   const startAt = options.startAtMs ?? 0;
   const gates = plan.bundles.map((b) => options.gateOf?.(b.id));
   const distinctGates = [...new Set(gates.filter((g): g is SimGate => g !== undefined))];
-  // no T1 or T2 grant while the bundle's window is closed; resyncs run on meanwhile
-  if (distinctGates.length > 0) schedulerOptions.mayOpenWindow = (b) => gates[b]?.isOpen(startAt + now) !== false;
+  const canaries = new Set(options.canaryBundles ?? []);
+  let canariesRunning = canaries.size;
+  // no T1 or T2 grant while the bundle's window is closed; resyncs run on meanwhile. Canaries
+  // first: the others' T1 waits until every canary bundle is done (as budget.ts decides)
+  if (distinctGates.length > 0 || canaries.size > 0) {
+    schedulerOptions.mayOpenWindow = (b, phase) => {
+      if (phase === 'T1' && canariesRunning > 0 && !canaries.has(b)) return false;
+      return gates[b]?.isOpen(startAt + now) !== false;
+    };
+  }
   const scheduler: FleetScheduler =
     strategy === 'rolling'
       ? new RollingScheduler(plan, vms, limits, schedulerOptions)
@@ -350,6 +360,7 @@ export function simulateFleet(vms: readonly FleetVm[], limits: Limits, options: 
         emit({ t: now, kind: 'window-end', bundle: b, phase });
         scheduler.windowEnded(b);
         if (phase === 'T2') bundlesDone++;
+        if (phase === 'T2' && canaries.has(b)) canariesRunning--;
       }
     }
   };

@@ -1,6 +1,7 @@
 // Renders a plan: human text an operator can paste into a change ticket, or JSON
 // (docs/plan-json.md). Pure: returns strings.
 import { createTwoFilesPatch } from 'diff';
+import { canariesOf } from '../control/budget.js';
 import { formatInZone, windowGate, type WindowGate } from '../control/windows.js';
 import { shellJoin } from '../host/quote.js';
 import type { Inventory, VmSpec } from '../inventory/types.js';
@@ -34,6 +35,12 @@ export function gatesOfBundles(inv: Pick<Inventory, 'vms'>, bundles: BundlePlan)
     out.set(b.id, gate);
   }
   return out;
+}
+
+/** The bundles that hold a canary of the VMs planned (rollout.canaries, in inventory order). */
+export function canaryBundlesOf(inv: Pick<Inventory, 'vms' | 'rollout'>, bundles: BundlePlan): number[] {
+  const planned = inv.vms.filter((v) => bundles.bundleOf.has(v.name));
+  return [...new Set(canariesOf(inv.rollout, planned).map((vm) => bundles.bundleOf.get(vm)!))];
 }
 
 /** The zone a VM's times are shown in: its window's, else UTC. */
@@ -80,7 +87,7 @@ export function bundlesOfPlan(inv: Inventory, plan: Plan, options: PlanViewOptio
   let note: string | undefined;
   try {
     const gates = gatesOfBundles(inv, bundles);
-    const sim = simulateFleet(fleet, inv.limits, { plan: bundles, timings: () => DEFAULT_TIMINGS, scheduler: { seed: 0, ...(inv.policy.resyncSpeedMaxKiB === undefined ? {} : { resyncSpeedMaxKiB: inv.policy.resyncSpeedMaxKiB }) }, gateOf: (b) => gates.get(b), startAtMs });
+    const sim = simulateFleet(fleet, inv.limits, { plan: bundles, timings: () => DEFAULT_TIMINGS, scheduler: { seed: 0, ...(inv.policy.resyncSpeedMaxKiB === undefined ? {} : { resyncSpeedMaxKiB: inv.policy.resyncSpeedMaxKiB }) }, gateOf: (b) => gates.get(b), startAtMs, canaryBundles: canaryBundlesOf(inv, bundles) });
     for (const e of sim.timeline) {
       if (e.kind !== 'window-start') continue;
       const into = e.phase === 'T1' ? t1 : t2;

@@ -235,6 +235,19 @@ describe('maintenance windows and effective policy in plan and simulate', () => 
     expect(text.stdout).toMatch(/db1 .* 2026-01-14 22:00 UTC/);
   });
 
+  test('examples/night: plans with exit 0, and its rehearsal runs the canary first, every window at night in Paris', async () => {
+    const io = new RecordingIo();
+    const stateDir = join(rehearsalCopy().dir, 'state');
+    expect(await main(['plan', '-i', join(repo, 'examples/night/inventory.yaml'), '--state-dir', stateDir], io)).toBe(0);
+    expect(io.stdout).toMatch(/ {4}hook beforeWindow +\S+\/examples\/night\/hooks\/lb\.sh drain db1 \(timeout 2m00s\) +\(hooks\.beforeWindow: group db; hooks\.timeout: fleet\)/);
+    const sim = new RecordingIo();
+    expect(await main(['simulate', '-i', join(repo, 'examples/night/inventory.yaml'), '--model', '--start', '2026-11-24T18:00:00+01:00', '--json', '--state-dir', stateDir], sim)).toBe(0);
+    const r = JSON.parse(sim.stdout) as Rehearsal;
+    const dns1 = r.vms.find((v) => v.vm === 'dns1')!;
+    expect(dns1.t1At).toBe('2026-11-24T21:00:00.000Z'); // 22:00 in Paris
+    for (const v of r.vms.filter((x) => x.vm !== 'dns1')) expect(v.t1!.startMs).toBeGreaterThanOrEqual(dns1.t2!.endMs);
+  });
+
   test('simulate on the engine says the windows are not applied there yet; --start must carry its offset', async () => {
     const { inventory } = controlledCopy();
     const io = new RecordingIo();

@@ -76,6 +76,17 @@ describe('simulateFleet with maintenance windows', () => {
     expect(() => run([vm('db1', 1), vm('app1', 1, ['db1'])], { db1: [a], app1: [b] })).toThrow(/the maintenance windows of app1\+db1 never open/);
   });
 
+  test('canaries first: no other bundle enters T1 before every canary bundle is done', () => {
+    const vms = [vm('big', 30), vm('canary', 2), vm('other', 2)];
+    const plan = planBundles(vms, limits);
+    const canary = plan.bundleOf.get('canary')!;
+    const result = simulateFleet(vms, limits, { plan, timings: () => timings, scheduler: { mirrorSpeedKiB: 1024 }, canaryBundles: [canary] });
+    const canaryDone = result.timeline.find((e) => e.kind === 'window-end' && e.phase === 'T2' && e.bundle === canary)!.t;
+    expect(first(result.timeline, 'vm-stop', 'canary', 'T1')).toBe(0);
+    expect(first(result.timeline, 'vm-stop', 'big', 'T1')).toBe(canaryDone);
+    expect(first(result.timeline, 'vm-stop', 'other', 'T1')).toBe(canaryDone);
+  });
+
   test('without gates, the result is the same as before', () => {
     const vms = [vm('a', 3), vm('b', 5)];
     const plain = simulateFleet(vms, limits, { timings: () => timings });
