@@ -32,7 +32,10 @@ export interface PauseStatus {
 
 /** The pause request, while no run started after it (such a run resumed the work). */
 export function pauseStatus(request: PauseRequest | null, records: readonly JournalRecord[]): PauseStatus | null {
-  if (request === null || runsStartedSince(records, request.requestedAt).length > 0) return null;
+  if (request === null) return null;
+  // an unreadable request (requestedAt 1970) pauses every run: always shown, until it is looked at
+  const unreadable = Date.parse(request.requestedAt) === 0;
+  if (!unreadable && runsStartedSince(records, request.requestedAt).length > 0) return null;
   const draining = runsInProgress(records).filter((r) => pauseApplies(request, { id: r.run, startedAtMs: Date.parse(r.startedAt) })).map((r) => r.run);
   return { request, draining };
 }

@@ -181,6 +181,9 @@ describe('sanshift pause', () => {
     const io = new RecordingIo();
     expect(await main(['run', '-i', inventory, 'dns1', '--yes'], io)).toBe(2);
     expect(io.stderr).toContain('sanshift pause --cancel');
+    const status = new RecordingIo();
+    await main(['status', '-i', inventory], status);
+    expect(status.stdout).toMatch(/^PAUSED: pause requested at 1970-01-01T00:00:00.000Z by unknown \(the pause file is not a pause request sanshift wrote/);
   });
 });
 
