@@ -4,6 +4,7 @@
 // from libvirt is not part of it.
 import { readFileSync } from 'node:fs';
 import { defaultPolicy } from '../src/inventory/parse.js';
+import { defaultSources } from '../src/inventory/policy.js';
 import { resolveDisks } from '../src/plan/disks.js';
 import { buildVmSteps, definitionsFor } from '../src/plan/vm-steps.js';
 
@@ -17,7 +18,7 @@ export function timeVmPlans(count: number): number {
   const xmls = Array.from({ length: count }, (_, i) => template.replace('<name>db1</name>', `<name>vm${i}</name>`));
   const t0 = performance.now();
   xmls.forEach((xml, i) => {
-    const vm = { name: `vm${i}`, host: 'hv1', dependsOn: [], antiAffinity: [], index: i };
+    const vm = { name: `vm${i}`, host: 'hv1', dependsOn: [], antiAffinity: [], groups: [], policy: defaultPolicy, policySources: defaultSources(), index: i };
     const { disks } = resolveDisks(vm, xml, mapping);
     buildVmSteps(vm.name, disks, definitionsFor(xml, disks, 'bench'), defaultPolicy);
   });

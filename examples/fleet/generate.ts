@@ -113,7 +113,7 @@ function inventoryYaml(): string {
 #   sanshift plan     -i examples/fleet/inventory.yaml     # bundles and the order of their windows
 #   sanshift simulate -i examples/fleet/inventory.yaml     # the whole run on a virtual clock
 hosts:
-${HOSTS.map((h) => `  ${h}:\n    uri: test:///${h}.xml   # relative to this file\n    shell: simulated`).join('\n')}
+${HOSTS.map((h) => `  ${h}:\n    testDriverNode: ${h}.xml   # libvirt's test driver; relative to this file\n    shell: simulated`).join('\n')}
 
 vms:
 ${vms.join('\n')}

@@ -24,14 +24,12 @@ export interface DiscoverArgs {
 
 const problem = (message: string, hint: string): Problem => ({ code: InputErrorCode.invalidInput, message, hint });
 
-/** test:///FILE: FILE as given (absolute, else relative to the current folder) for reading, and
- * relative to the inventory's folder for writing (the way the inventory resolves it). */
-function testUris(uri: string, outDir: string): { read: string; write: string } {
+/** test:///FILE: FILE is absolute, as in libvirt. The inventory names it relative to its own
+ * folder with testDriverNode:, so the fleet folder can move as a whole. */
+function testUris(uri: string, outDir: string): { read: string; write: string; node?: string } {
   const m = /^test:\/\/(\/[^?#]*)(.*)$/.exec(uri);
-  if (m === null || m[1] === '/default') return { read: uri, write: uri };
-  const given = m[1]!;
-  const file = existsSync(given) ? given : resolve(given.slice(1));
-  return { read: `test://${file}${m[2] ?? ''}`, write: `test:///${relative(outDir, file)}${m[2] ?? ''}` };
+  if (m === null || m[1] === '/default' || (m[2] ?? '') !== '') return { read: uri, write: uri };
+  return { read: uri, write: uri, node: relative(outDir, m[1]!) };
 }
 
 export async function discoverCommand(args: DiscoverArgs, io: Io): Promise<number> {
@@ -75,7 +73,7 @@ export async function discoverCommand(args: DiscoverArgs, io: Io): Promise<numbe
     for (const h of hosts) {
       const { name, uri } = h!;
       const u = testUris(uri, outDir);
-      const base = { name, uri: u.write, ...(args.shell === undefined ? {} : { shell: args.shell }) };
+      const base = { name, uri: u.write, ...(u.node === undefined ? {} : { testDriverNode: u.node }), ...(args.shell === undefined ? {} : { shell: args.shell }) };
       try {
         const hv = pool.get(name, u.read);
         const domains = [];

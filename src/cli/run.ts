@@ -16,6 +16,14 @@ import type { Argv } from 'yargs';
 import { arg, type CliCommand } from './command.js';
 import { ExitCode } from './exit.js';
 import type { Io } from './io.js';
+import { describePause, readPause, requestPause } from '../control/pause.js';
+import { ENGINE_HONOURS_PAUSE, installInterrupts, PAUSE_ON_CTRL_C, STOP_ON_CTRL_C } from './interrupt.js';
+import { selectedNames, selectionArgs, withSelection, type SelectionArgs } from './selection.js';
+
+const NO_SELECTION: SelectionArgs = { limit: [], exclude: [], failed: false };
+
+/** How much a run prints while it works: -q only the report at the end, -v every event. */
+export type Verbosity = 'quiet' | 'normal' | 'verbose';
 
 export interface RunArgs {
   inventory: string;
@@ -24,16 +32,23 @@ export interface RunArgs {
   stateDir?: string;
   /** write every event as a JSON line to this file; '-' for stdout */
   events?: string;
+  selection?: SelectionArgs;
+  verbosity?: Verbosity;
 }
 
 export interface RollbackArgs {
   inventory: string;
-  vm: string;
+  /** the VMs named; with --limit/--failed they may be several */
+  vm: string | string[];
   reverse: boolean;
   yes: boolean;
   stateDir?: string;
   events?: string;
+  selection?: SelectionArgs;
+  verbosity?: Verbosity;
 }
+
+const verbosityOf = (a: Record<string, unknown>): Verbosity => (arg.flag(a, 'quiet') ? 'quiet' : arg.flag(a, 'verbose') ? 'verbose' : 'normal');
 
 /** Where the JSON-lines event stream goes (docs/events.md); writes are synchronous so a crash
  * loses nothing already emitted. */
@@ -89,14 +104,16 @@ class RunDisplay {
     private readonly io: Io,
     private readonly write: (text: string) => void,
     live: boolean,
+    private readonly verbosity: Verbosity = 'normal',
   ) {
-    this.screen = live ? liveScreenFor(io) : null;
+    this.screen = live && verbosity === 'normal' ? liveScreenFor(io) : null;
   }
 
   on(e: EngineEvent): void {
     this.state = reduceFleet(this.state, e);
+    if (this.verbosity === 'quiet') return;
     if (this.screen === null) {
-      if (!this.throttle.shouldPrint(e)) return;
+      if (this.verbosity !== 'verbose' && !this.throttle.shouldPrint(e)) return;
       const line = timestampedLine(e);
       if (line !== null) this.write(`${line}\n`);
       return;
@@ -142,20 +159,36 @@ async function confirm(io: Io, question: string, yes: boolean): Promise<boolean>
   return /^y(es)?$/i.test(answer.trim());
 }
 
-async function execute(session: Session, io: Io, vms: string[], mode: RunMode, reverse: boolean, yes: boolean, verb: string, eventsTo?: string): Promise<number> {
+/** A pause request the new run must know of: an unreadable one stops it (someone asked for a
+ * pause and sanshift cannot tell when); a readable one does not apply to a run started after
+ * it, which is how `run` resumes: say so. */
+function pauseNote(stateDir: string): string | null {
+  const req = readPause(stateDir);
+  if (req === null) return null;
+  if (Date.parse(req.requestedAt) === 0) {
+    throw InputError.one({ code: InputErrorCode.wrongState, message: `the pause request in ${stateDir} cannot be read: ${req.reason ?? 'unknown reason'}`, hint: 'look at it, then take it back with sanshift pause --cancel (or remove pause.json from the state folder)' });
+  }
+  return `${describePause(req)}: this run starts after it, so it is not paused by it; it resumes the migration.\n`;
+}
+
+async function execute(session: Session, io: Io, vms: string[], mode: RunMode, reverse: boolean, yes: boolean, verb: string, eventsTo?: string, verbosity: Verbosity = 'normal'): Promise<number> {
   const { inventory, connections, clock, stateDir } = session;
   const now = clock.now();
   const runId = newRunId(now);
+  const resumeNote = pauseNote(stateDir);
   const outcome = await planFleet(inventory, connections, { vms, runId, now: new Date(now), history: historyReader(stateDir), reverse });
   // With --events -, stdout carries the JSON lines; what the operator reads goes to stderr.
   const human = (t: string) => (eventsTo === '-' ? io.err(t) : io.out(t));
-  if (connections.rehearsal) human(REHEARSAL_BANNER);
+  if (connections.rehearsal && verbosity !== 'quiet') human(REHEARSAL_BANNER);
   if (outcome.problems.length > 0) throw new InputError(outcome.problems);
   for (const u of outcome.unreachable) throw u;
   const todo = outcome.plan.vms.filter((v) => v.done !== true);
-  if (todo.length === 0 && mode === RunMode.rollback) {
-    // The planner marks a migrated VM done: its old volumes are stale, so plain rollback must refuse.
-    throw InputError.one({ code: InputErrorCode.wrongState, message: `${outcome.plan.vms.map((v) => v.name).join(', ')} finished ${outcome.plan.vms.length === 1 ? 'its' : 'their'} migration: the old volumes are stale, so a rollback cannot go back to them`, hint: 'to move it back, migrate it back: sanshift rollback --reverse' });
+  const finished = outcome.plan.vms.filter((v) => v.done === true);
+  if (finished.length > 0 && mode === RunMode.rollback) {
+    // The planner marks a migrated VM done: its old volumes are stale, so plain rollback must
+    // refuse, also when others of the selection could roll back (no half of what was asked).
+    const names = finished.map((v) => v.name);
+    throw InputError.one({ code: InputErrorCode.wrongState, message: `${names.join(', ')} finished ${names.length === 1 ? 'its' : 'their'} migration: the old volumes are stale, so a rollback cannot go back to them`, hint: `to move ${names.length === 1 ? 'it' : 'them'} back, migrate back: sanshift rollback --reverse${todo.length > 0 ? '; to roll back the others, --exclude these' : ''}` });
   }
   if (todo.length === 0) {
     human(`nothing to do: ${outcome.plan.vms.map((v) => v.name).join(', ')} already on ${mode === RunMode.rollback ? 'their old' : 'their new'} volumes\n`);
@@ -166,16 +199,33 @@ async function execute(session: Session, io: Io, vms: string[], mode: RunMode, r
     io.err('declined; nothing was changed\n');
     return ExitCode.declined;
   }
+  if (resumeNote !== null && verbosity !== 'quiet') human(resumeNote);
   const events = openEventStream(eventsTo, io);
-  const display = new RunDisplay(io, human, io.isTTY && eventsTo !== '-');
+  const display = new RunDisplay(io, human, io.isTTY && eventsTo !== '-', verbosity);
   const emit = (e: EngineEvent) => {
     events?.write(e);
     display.on(e);
   };
+  // ENGINE WIRING: pass `stop.signal` to runFleet and flip ENGINE_HONOURS_PAUSE once the engine
+  // checks the pause request before each new window and stops at a safe point on the signal.
+  const stop = new AbortController();
+  const uninstall = ENGINE_HONOURS_PAUSE && io === processIo
+    ? installInterrupts(process, {
+        pause: () => {
+          requestPause(stateDir, { now: new Date(), reason: `Ctrl-C in run ${runId}`, runs: [runId] });
+          io.err(PAUSE_ON_CTRL_C);
+        },
+        stop: () => {
+          io.err(STOP_ON_CTRL_C);
+          stop.abort();
+        },
+      })
+    : () => undefined;
   let summary: RunSummary;
   try {
     summary = await runFleet({ plan: outcome.plan, inventory, connections, clock, stateDir, runId, mode, emit });
   } finally {
+    uninstall();
     display.close();
     events?.close();
   }
@@ -188,17 +238,25 @@ async function execute(session: Session, io: Io, vms: string[], mode: RunMode, r
 export async function runCommand(args: RunArgs, io: Io): Promise<number> {
   const session = await openSession(args.inventory, args.stateDir);
   try {
-    return await execute(session, io, args.vm, RunMode.migrate, false, args.yes, 'migrate', args.events);
+    const vms = selectedNames(session.inventory, args.vm, args.selection ?? NO_SELECTION, session.stateDir);
+    return await execute(session, io, vms, RunMode.migrate, false, args.yes, 'migrate', args.events, args.verbosity);
   } finally {
     await session.connections.close();
   }
 }
 
 export async function rollbackCommand(args: RollbackArgs, io: Io): Promise<number> {
+  const named = typeof args.vm === 'string' ? [args.vm] : args.vm;
+  const sel = args.selection ?? NO_SELECTION;
+  // a rollback of the whole fleet by accident: never; name the VMs, or select them
+  if (named.length === 0 && sel.limit.length === 0 && !sel.failed) {
+    throw InputError.one({ code: InputErrorCode.invalidInput, message: 'rollback needs the VMs to roll back', hint: 'name them (sanshift rollback -i INV db1), or select them with --limit or --failed' });
+  }
   const session = await openSession(args.inventory, args.stateDir);
   try {
-    if (args.reverse) return await execute(session, io, [args.vm], RunMode.migrate, true, args.yes, 'migrate back (reverse)', args.events);
-    return await execute(session, io, [args.vm], RunMode.rollback, false, args.yes, 'roll back', args.events);
+    const vms = selectedNames(session.inventory, named, sel, session.stateDir);
+    if (args.reverse) return await execute(session, io, vms, RunMode.migrate, true, args.yes, 'migrate back (reverse)', args.events, args.verbosity);
+    return await execute(session, io, vms, RunMode.rollback, false, args.yes, 'roll back', args.events, args.verbosity);
   } finally {
     await session.connections.close();
   }
@@ -209,27 +267,30 @@ export const runCli: CliCommand = {
   command: 'run [vm..]',
   describe: 'migrate the VMs (all, or those named): two short restarts each; running it again continues where things stand',
   builder: (y: Argv) =>
-    y
+    withSelection(y)
       .positional('vm', { type: 'string', array: true, default: [], describe: 'VMs to migrate (default: every VM of the inventory)' })
       .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'do not ask for confirmation (needed when stdin is not a terminal)' })
       .option('events', { type: 'string', nargs: 1, describe: 'also write every event as one JSON object per line to FILE (appended), or - for stdout (docs/events.md)' })
       .example('$0 run -i fleet.yaml', 'migrate every VM of fleet.yaml, after a confirmation')
       .example('$0 run -i fleet.yaml db1 --yes', 'pilot: migrate db1 alone, without asking')
       .example('$0 run -i fleet.yaml --yes --events run.jsonl', 'also log every event as JSON lines to run.jsonl')
+      .example("$0 run -i fleet.yaml --limit 'group:web,db*' --exclude db9", 'a selection')
+      .example('$0 run -i fleet.yaml --failed --yes', 'again, the VMs whose last run failed')
       .epilog('Each VM restarts twice: T1 onto its mirrors, T2 onto its new volumes. Running it again continues where things stand.\nAt the end, the run report is printed and written beside the journal (sanshift report shows it again).\nExit codes: 0 every VM done, 1 a VM failed, 2 invalid input (nothing touched), 3 declined.'),
-  run: (a, io) => runCommand({ inventory: arg.string(a, 'inventory'), vm: arg.strings(a, 'vm'), yes: arg.flag(a, 'yes'), stateDir: arg.optString(a, 'state-dir'), events: arg.optString(a, 'events') }, io),
+  run: (a, io) => runCommand({ inventory: arg.string(a, 'inventory'), vm: arg.strings(a, 'vm'), yes: arg.flag(a, 'yes'), stateDir: arg.optString(a, 'state-dir'), events: arg.optString(a, 'events'), selection: selectionArgs(a), verbosity: verbosityOf(a) }, io),
 };
 
 export const rollbackCli: CliCommand = {
-  command: 'rollback <vm>',
-  describe: 'return one VM to its old volumes, from any phase before its cutover; after it, only with --reverse',
+  command: 'rollback [vm..]',
+  describe: 'return VMs to their old volumes, from any phase before their cutover; after it, only with --reverse',
   builder: (y: Argv) =>
-    y
-      .positional('vm', { type: 'string', describe: 'the VM to roll back' })
+    withSelection(y)
+      .positional('vm', { type: 'string', array: true, default: [], describe: 'the VMs to roll back (or select them with --limit / --failed; never all by default)' })
       .option('reverse', { type: 'boolean', default: false, describe: 'after a completed migration: migrate the VM back to its old volumes (two restarts)' })
       .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'do not ask for confirmation' })
       .option('events', { type: 'string', nargs: 1, describe: 'also write every event as one JSON object per line to FILE (appended), or - for stdout (docs/events.md)' })
       .example('$0 rollback -i fleet.yaml db1', 'db1 back on its old volumes, mirror gone, definition as before')
-      .example('$0 rollback -i fleet.yaml db1 --reverse --yes', 'move a migrated db1 back to its old volumes'),
-  run: (a, io) => rollbackCommand({ inventory: arg.string(a, 'inventory'), vm: arg.string(a, 'vm'), reverse: arg.flag(a, 'reverse'), yes: arg.flag(a, 'yes'), stateDir: arg.optString(a, 'state-dir'), events: arg.optString(a, 'events') }, io),
+      .example('$0 rollback -i fleet.yaml db1 --reverse --yes', 'move a migrated db1 back to its old volumes')
+      .example('$0 rollback -i fleet.yaml --failed', 'every VM whose last run failed, back on its old volumes'),
+  run: (a, io) => rollbackCommand({ inventory: arg.string(a, 'inventory'), vm: arg.strings(a, 'vm'), reverse: arg.flag(a, 'reverse'), yes: arg.flag(a, 'yes'), stateDir: arg.optString(a, 'state-dir'), events: arg.optString(a, 'events'), selection: selectionArgs(a), verbosity: verbosityOf(a) }, io),
 };

@@ -19,6 +19,8 @@ export interface DiscoveredHost {
   name: string;
   /** the URI as it is written in the inventory */
   uri: string;
+  /** a libvirt test-driver file, written as testDriverNode: (relative to the inventory) instead of uri: */
+  testDriverNode?: string;
   shell?: ShellKind;
   domains: DiscoveredDomain[];
   /** why the host could not be read, when it could not */
@@ -143,7 +145,7 @@ export function discoverInventory(input: DiscoverInput): DiscoveryResult {
   out.push(`# ${input.header}`, '# Review it: remove the VMs not to move now, add dependsOn and antiAffinity, then:', '#   sanshift plan -i THIS_FILE', '# docs/inventory.md describes every key.');
   out.push('hosts:');
   for (const h of input.hosts) {
-    out.push(`  ${scalar(h.name)}:`, `    uri: ${scalar(h.uri)}`);
+    out.push(`  ${scalar(h.name)}:`, h.testDriverNode === undefined ? `    uri: ${scalar(h.uri)}` : `    testDriverNode: ${scalar(h.testDriverNode)}   # libvirt test-driver file, relative to this inventory`);
     if (h.shell !== undefined) out.push(`    shell: ${h.shell}`);
   }
   out.push('');

@@ -1,6 +1,6 @@
 // The one place the inventory touches the file system: read the file (and the mapping CSV
 // it may name), then hand the text to the pure parser.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { InputError, InputErrorCode } from '../util/errors.js';
@@ -22,5 +22,5 @@ export async function loadInventory(file: string): Promise<Inventory> {
     });
   }
   // a mapping CSV is small and read at most once, so a synchronous read keeps the parser simple
-  return parseInventory(text, file, { readFile: (absolutePath) => readFileSync(absolutePath, 'utf8') });
+  return parseInventory(text, file, { readFile: (absolutePath) => readFileSync(absolutePath, 'utf8'), exists: existsSync });
 }

@@ -5,27 +5,22 @@ import type * as z from 'zod';
 import { InputError, InputErrorCode, type Culprit, type Problem } from '../util/errors.js';
 import { isSafeDevicePath, isSafeDomainName, isSafeTargetDev, rules as safe } from '../util/validate.js';
 import { mappingRuleProblem, mappingRulesFromCsv } from './mapping.js';
+import { defaultPolicy, groupsLayer, mergePolicy, readPolicyLayer, type PolicyLayer, type SourcedLayer } from './policy.js';
 import { inventorySchema, knownKeysAt, type RawInventory } from './schema.js';
 import { closest, didYouMean } from './suggest.js';
-import type { HostSpec, Inventory, Limits, MappingRule, Policy, ShellKind, VmSpec } from './types.js';
+import type { GroupSpec, HostSpec, Inventory, Limits, MappingRule, Policy, PolicySources, Rollout, ShellKind, VmSpec } from './types.js';
 import { describeValue } from './units.js';
 import { readYaml, type KeyPath } from './yamlSource.js';
 
 export interface ParseOptions {
   /** reads a file the inventory refers to (mappingCsv), by absolute path; throws when it cannot */
   readFile?: (absolutePath: string) => string;
+  /** whether a file exists, by absolute path: lets the parser tell an absolute test:/// URI that
+   * names a missing file from one written for the old rule (relative to the inventory) */
+  exists?: (absolutePath: string) => boolean;
 }
 
-/** Defaults applied when the inventory leaves a policy out; docs/inventory.md lists them. */
-export const defaultPolicy: Policy = {
-  shutdownTimeoutMs: 300_000,
-  onShutdownTimeout: 'fail',
-  pollIntervalMs: 5_000,
-  // long enough for a SAN that pauses (a controller failover), short enough that a copy stuck
-  // for good does not hold a VM on its mirror for days
-  resyncStallTimeoutMs: 1_800_000,
-  health: { settleMs: 30_000, timeoutMs: 300_000 },
-};
+export { defaultPolicy };
 
 /** Defaults applied when the inventory leaves a limit out; docs/inventory.md lists them. */
 export const defaultLimits: Limits = {
@@ -75,14 +70,18 @@ export function parseInventory(text: string, file: string, options: ParseOptions
 
   const problems: Problem[] = [];
   const raw = parsed.data;
-  const hosts = readHosts(raw, folder, at, problems);
-  const vms = readVms(raw, source.data, at, problems);
+  const hosts = readHosts(raw, folder, options, at, problems);
+  const groups = readGroups(raw, at, problems);
+  const fleetLayer = readPolicyLayer(raw.policy, ['policy'], 'fleet', { folder, at, problems });
+  const groupLayers = new Map(Object.entries(raw.groups ?? {}).map(([name, g]) => [name, readPolicyLayer(g?.policy ?? undefined, ['groups', name, 'policy'], 'group', { folder, at, problems })]));
+  const fleet = mergePolicy([{ source: 'fleet', layer: fleetLayer }], undefined, at);
+  const vms = readVms(raw, source.data, at, problems, { folder, fleetLayer, groupLayers });
   const mapping = readMapping(raw, file, folder, options, at, problems);
-  const policy = readPolicy(raw, at, problems);
+  const rollout = readRollout(raw, vms, groups, at, problems);
   const limits = readLimits(raw, vms, mapping, at, problems);
   if (problems.length > 0) throw new InputError(problems);
 
-  return { file: absoluteFile, hosts, vms, mapping, policy, limits, lineOf };
+  return { file: absoluteFile, hosts, vms, mapping, policy: fleet.policy, groups, rollout, limits, lineOf };
 }
 
 type At = (keyPath: KeyPath, extra?: Omit<Culprit, 'file' | 'path' | 'line'>) => Culprit;
@@ -130,6 +129,8 @@ function problemsFromIssue(issue: z.core.$ZodIssue, at: At): Problem[] {
       if (input === undefined) {
         return [problem(`${JSON.stringify(String(last ?? 'inventory'))} is missing`, `add ${String(last)}: with ${expected}`)];
       }
+      // a schema's own wording (an argv, a name or a list of names) says more than the type
+      if (!issue.message.startsWith('Invalid input')) return [problem(`${issue.message}, got ${describeValue(input)}`, `write ${expected} here`)];
       return [problem(`expected ${expected}, got ${describeValue(input)}`, `write ${expected} here`)];
     }
     case 'invalid_value': {
@@ -148,6 +149,16 @@ function problemsFromIssue(issue: z.core.$ZodIssue, at: At): Problem[] {
       const hint = (issue.params as { hint?: unknown } | undefined)?.hint;
       return [problem(issue.message, typeof hint === 'string' ? hint : 'fix the value')];
     }
+    case 'invalid_union': {
+      // a word or a map (windows: always | {...}): for a map, the map branch's own problems
+      // say more than "no branch matched"
+      if (typeof input === 'object' && input !== null && !Array.isArray(input)) {
+        const branch = issue.errors.find((issues) => issues.length > 0 && issues.every((i) => i.path.length > 0 || i.code === 'unrecognized_keys'));
+        if (branch !== undefined) return branch.flatMap((i) => problemsFromIssue({ ...i, path: [...issue.path, ...i.path] } as z.core.$ZodIssue, at));
+      }
+      const message = issue.message === 'Invalid input' ? 'this value has the wrong form' : issue.message;
+      return [problem(`${message}, got ${describeValue(input)}`, 'see docs/inventory.md for the forms this key takes')];
+    }
     default:
       return [problem(issue.message, 'fix the value')];
   }
@@ -155,17 +166,20 @@ function problemsFromIssue(issue: z.core.$ZodIssue, at: At): Problem[] {
 
 // ---- hosts -----------------------------------------------------------------------------
 
-/** test:///relative/node.xml names a file beside the inventory; test:///default stays. */
-export function resolveTestUri(uri: string, folder: string): string {
-  const m = /^test:\/\/(\/[^?#]*)(.*)$/.exec(uri);
-  if (m === null || m[1] === '/default') return uri;
-  const file = m[1] ?? '';
-  // already resolved (an inventory written by sanshift itself): keep it
-  if (file.startsWith(`${folder}/`)) return uri;
-  return `test://${path.resolve(folder, file.slice(1))}${m[2] ?? ''}`;
+/** The libvirt test-driver URI of a node file named by `testDriverNode:`, relative to the
+ * inventory's folder (or absolute). A `uri:` is taken as libvirt reads it: test:///abs/node.xml
+ * is the absolute path /abs/node.xml. */
+export function testDriverUri(node: string, folder: string): string {
+  return `test://${path.resolve(folder, node)}`;
 }
 
-function readHosts(raw: RawInventory, folder: string, at: At, problems: Problem[]): Record<string, HostSpec> {
+/** The file of a test:///FILE URI, or undefined for any other URI and for test:///default. */
+function testUriFile(uri: string): string | undefined {
+  const m = /^test:\/\/(\/[^?#]*)/.exec(uri);
+  return m === null || m[1] === '/default' ? undefined : m[1];
+}
+
+function readHosts(raw: RawInventory, folder: string, options: ParseOptions, at: At, problems: Problem[]): Record<string, HostSpec> {
   const hosts: Record<string, HostSpec> = {};
   for (const [name, h] of Object.entries(raw.hosts)) {
     const base = ['hosts', name];
@@ -174,12 +188,39 @@ function readHosts(raw: RawInventory, folder: string, at: At, problems: Problem[
       invalid(problems, `host name ${JSON.stringify(name)} holds characters sanshift refuses`, `rename it with ${safe.domainName}`, where());
       continue;
     }
-    const uri = resolveTestUri(h.uri, folder);
+    if (h.uri !== undefined && h.testDriverNode !== undefined) {
+      invalid(problems, 'a host has uri: or testDriverNode:, not both', 'keep uri: for any libvirt URI, or testDriverNode: for a test-driver file beside the inventory', where('testDriverNode'));
+      continue;
+    }
+    if (h.uri === undefined && h.testDriverNode === undefined) {
+      invalid(problems, `host ${name} has no uri:`, 'add uri: with its libvirt URI (qemu+ssh://root@hv1/system), or testDriverNode: with a libvirt test-driver file beside the inventory', where());
+      continue;
+    }
+    const uri = h.uri ?? testDriverUri(h.testDriverNode!, folder);
+    if (h.testDriverNode !== undefined && options.exists !== undefined && !options.exists(path.resolve(folder, h.testDriverNode))) {
+      invalid(problems, `the test-driver file ${path.resolve(folder, h.testDriverNode)} does not exist`, "check the path; testDriverNode: is relative to the inventory's folder", where('testDriverNode'), InputErrorCode.notFound);
+      continue;
+    }
+    const testFile = h.uri === undefined ? undefined : testUriFile(h.uri);
+    // test:///node.xml used to mean "node.xml beside the inventory"; it now means /node.xml, as
+    // in libvirt: an inventory written for the old rule is refused here, not at the first connection
+    if (testFile !== undefined && options.exists !== undefined && !options.exists(testFile)) {
+      const beside = path.resolve(folder, testFile.slice(1));
+      const moved = options.exists(beside);
+      invalid(
+        problems,
+        `${h.uri} names the absolute path ${testFile}, which does not exist${moved ? ` (${beside} does, beside the inventory)` : ''}`,
+        moved ? `write testDriverNode: ${testFile.slice(1)} instead of uri: (a test:/// URI is an absolute path, as in libvirt)` : 'write the absolute path of the node file, or testDriverNode: FILE for a file beside the inventory',
+        where('uri'),
+        InputErrorCode.notFound,
+      );
+      continue;
+    }
     let url: URL;
     try {
       url = new URL(uri);
     } catch {
-      invalid(problems, `${JSON.stringify(h.uri)} is not a libvirt URI`, 'write a URI such as qemu+ssh://root@hv1/system or qemu:///system', where('uri'));
+      invalid(problems, `${JSON.stringify(uri)} is not a libvirt URI`, 'write a URI such as qemu+ssh://root@hv1/system or qemu:///system', where(h.uri === undefined ? 'testDriverNode' : 'uri'));
       continue;
     }
     const remoteHost = url.hostname.replace(/^\[(.*)\]$/, '$1');
@@ -188,7 +229,7 @@ function readHosts(raw: RawInventory, folder: string, at: At, problems: Problem[
     if (shell === 'local' && remote) {
       invalid(
         problems,
-        `shell: local would run mdadm on this machine, but the URI ${h.uri} points at ${remoteHost}`,
+        `shell: local would run mdadm on this machine, but the URI ${uri} points at ${remoteHost}`,
         'use shell: ssh (the default for a remote URI) so host commands run where the VM runs',
         where('shell'),
       );
@@ -206,7 +247,7 @@ function readHosts(raw: RawInventory, folder: string, at: At, problems: Problem[
     if (shell === 'ssh' && ssh === undefined) {
       invalid(
         problems,
-        `shell: ssh needs a destination, and the URI ${h.uri} names no host`,
+        `shell: ssh needs a destination, and the URI ${uri} names no host`,
         'add ssh: user@host, or use shell: local for this machine',
         where(h.shell === undefined ? undefined : 'shell'),
       );
@@ -263,13 +304,20 @@ function writtenVm(data: unknown, i: number): Record<string, unknown> {
   return typeof vm === 'object' && vm !== null ? (vm as Record<string, unknown>) : {};
 }
 
-function readVms(raw: RawInventory, data: unknown, at: At, problems: Problem[]): VmSpec[] {
+interface PolicyInput {
+  folder: string;
+  fleetLayer: PolicyLayer;
+  groupLayers: ReadonlyMap<string, PolicyLayer>;
+}
+
+function readVms(raw: RawInventory, data: unknown, at: At, problems: Problem[], policyInput: PolicyInput): VmSpec[] {
   const rawVms = raw.vms ?? [];
   if (rawVms.length === 0) {
     invalid(problems, 'the inventory lists no VMs', 'add VMs under vms:, each with at least name: and host:', at(raw.vms === undefined ? [] : ['vms']));
     return [];
   }
   const vms: VmSpec[] = [];
+  const conflicts = new Map<string, GroupConflict>();
   const firstByName = new Map<string, number>();
   const newVolumeUser = new Map<string, { vm: string; target: string; line: number | undefined }>();
   rawVms.forEach((v, i) => {
@@ -331,11 +379,30 @@ function readVms(raw: RawInventory, data: unknown, at: At, problems: Problem[]):
         invalid(problems, `${JSON.stringify(target)} is not a disk target`, `use ${safe.targetDev}`, where('simulate', 'sizes', target));
       }
     }
+    const groups = [...new Set(v.groups ?? [])];
+    const writtenGroups = writtenVm(data, i).groups;
+    (v.groups ?? []).forEach((g, j) => {
+      if (policyInput.groupLayers.has(g)) return;
+      const declared = [...policyInput.groupLayers.keys()];
+      invalid(
+        problems,
+        `VM ${v.name} is in group ${JSON.stringify(g)}, which is not declared under groups:${didYouMean(g, declared)}`,
+        // a misspelt group would silently drop its policy (its window, its hooks)
+        `fix the name, or declare it: groups: { ${g}: {} }`,
+        at(nameItemPath([...base, 'groups'], j, writtenGroups), isSafeDomainName(v.name) ? { vm: v.name } : {}),
+        InputErrorCode.notFound,
+      );
+    });
+    const vmLayer = readPolicyLayer(v.policy, [...base, 'policy'], 'vm', { folder: policyInput.folder, at, problems, ...(isSafeDomainName(v.name) ? { vm: v.name } : {}) });
+    const { policy, policySources } = effectivePolicyOf(v.name, v.host, i, groups, vmLayer, policyInput, at, conflicts, problems);
     const spec: VmSpec = {
       name: v.name,
       host: v.host,
       dependsOn: [...new Set(v.dependsOn ?? [])],
       antiAffinity: [...new Set(v.antiAffinity ?? [])],
+      groups,
+      policy,
+      policySources,
       index: i,
     };
     if (v.disks !== undefined) spec.disks = { ...v.disks };
@@ -343,6 +410,16 @@ function readVms(raw: RawInventory, data: unknown, at: At, problems: Problem[]):
     if (v.simulate?.sizes !== undefined) spec.simulatedSizes = { ...sizes };
     vms.push(spec);
   });
+  for (const c of conflicts.values()) {
+    const more = c.vms.length - 1;
+    invalid(
+      problems,
+      `groups ${c.first.name} and ${c.second.name} both set ${c.key}, to different values, and VM ${c.vms[0]}${more === 0 ? '' : ` (and ${more} more: ${c.vms.slice(1, 6).join(', ')}${more > 5 ? ', ...' : ''})`} is in both (${c.first.name}'s is at line ${at(c.first.path).line ?? '?'})`,
+      // list order must not decide how a production VM is shut down: the operator says which wins
+      `set ${c.key} in the VM's own policy: (it wins over its groups), or keep it in one of the two groups`,
+      at(c.second.path, c.vms.length === 1 ? { vm: c.vms[0]! } : {}),
+    );
+  }
 
   // dependsOn: every name must be a VM of this inventory, and the graph must have no cycle
   const names = [...firstByName.keys()];
@@ -370,6 +447,82 @@ function readVms(raw: RawInventory, data: unknown, at: At, problems: Problem[]):
     );
   }
   return vms;
+}
+
+interface GroupConflict {
+  key: string;
+  first: { name: string; path: KeyPath };
+  second: { name: string; path: KeyPath };
+  vms: string[];
+}
+
+/** The effective policy of one VM: defaults, fleet, its groups, its own; group conflicts collected. */
+function effectivePolicyOf(
+  vm: string,
+  host: string,
+  index: number,
+  groups: readonly string[],
+  vmLayer: PolicyLayer,
+  input: PolicyInput,
+  at: At,
+  conflicts: Map<string, GroupConflict>,
+  problems: Problem[],
+): { policy: Policy; policySources: PolicySources } {
+  const known = groups.filter((g) => input.groupLayers.has(g)).map((name) => ({ name, layer: input.groupLayers.get(name)! }));
+  const fromGroups = groupsLayer(known);
+  for (const c of fromGroups.conflicts) {
+    // the VM's own value settles it
+    if (vmLayer[c.key] !== undefined) continue;
+    const id = `${c.first.name}\0${c.second.name}\0${c.key}`;
+    const seen = conflicts.get(id);
+    if (seen === undefined) conflicts.set(id, { ...c, vms: [vm] });
+    else seen.vms.push(vm);
+  }
+  const layers: SourcedLayer[] = [{ source: 'fleet', layer: input.fleetLayer }, ...fromGroups.layers, { source: 'vm', layer: vmLayer }];
+  const merged = mergePolicy(layers, { vm, host }, at);
+  // a placeholder that goes wrong for this VM: reported once per VM, at the key that holds it
+  problems.push(...merged.problems.map((p) => (p.at?.line === undefined ? { ...p, at: { ...p.at, line: at(['vms', index]).line } } : p)));
+  return { policy: merged.policy, policySources: merged.sources };
+}
+
+/** Group names: the same safe set as host names (they appear in messages and on command lines). */
+function readGroups(raw: RawInventory, at: At, problems: Problem[]): Record<string, GroupSpec> {
+  const groups: Record<string, GroupSpec> = {};
+  for (const name of Object.keys(raw.groups ?? {})) {
+    const line = at(['groups', name]).line;
+    if (!isSafeDomainName(name)) {
+      invalid(problems, `group name ${JSON.stringify(name)} holds characters sanshift refuses`, `rename it with ${safe.domainName}`, at(['groups', name]));
+      continue;
+    }
+    groups[name] = line === undefined ? { name } : { name, line };
+  }
+  return groups;
+}
+
+function readRollout(raw: RawInventory, vms: readonly VmSpec[], groups: Record<string, GroupSpec>, at: At, problems: Problem[]): Rollout {
+  const r = raw.rollout ?? {};
+  const rollout: Rollout = { canaryVms: [], canaryGroups: [], canaryCount: 0 };
+  if (typeof r.canaries === 'number') rollout.canaryCount = r.canaries;
+  else if (r.canaries !== undefined) {
+    const names = new Set(vms.map((v) => v.name));
+    r.canaries.forEach((item, i) => {
+      const where = at(['rollout', 'canaries', i]);
+      if (item.startsWith('group:')) {
+        const g = item.slice('group:'.length);
+        if (Object.hasOwn(groups, g)) rollout.canaryGroups.push(g);
+        else invalid(problems, `canary group ${JSON.stringify(g)} is not declared under groups:${didYouMean(g, Object.keys(groups))}`, 'name a group declared under groups:', where, InputErrorCode.notFound);
+      } else if (names.has(item)) rollout.canaryVms.push(item);
+      else invalid(problems, `canary ${JSON.stringify(item)} is not a VM of this inventory${didYouMean(item, names)}`, 'name a VM listed under vms:, write group:NAME for a group, or give a count (canaries: 3)', where, InputErrorCode.notFound);
+    });
+    rollout.canaryVms = [...new Set(rollout.canaryVms)];
+    rollout.canaryGroups = [...new Set(rollout.canaryGroups)];
+  }
+  if (r.maxFailures !== undefined) rollout.maxFailures = r.maxFailures;
+  if (r.maxFailPercent !== undefined) {
+    if (r.maxFailPercent >= 100) invalid(problems, 'maxFailPercent 100 would never stop the run', 'write a percentage below 100, or remove the key', at(['rollout', 'maxFailPercent']));
+    rollout.maxFailPercent = r.maxFailPercent;
+  }
+  return rollout;
 }
 
 /**
@@ -443,30 +596,6 @@ function readMapping(raw: RawInventory, file: string, folder: string, options: P
 }
 
 // ---- policy and limits -----------------------------------------------------------------
-
-function readPolicy(raw: RawInventory, at: At, problems: Problem[]): Policy {
-  const p = raw.policy ?? {};
-  const positive = (value: number | undefined, keyPath: KeyPath): void => {
-    if (value === 0) invalid(problems, 'must be longer than 0', 'write a duration such as 30s', at(keyPath));
-  };
-  positive(p.shutdownTimeout, ['policy', 'shutdownTimeout']);
-  positive(p.pollInterval, ['policy', 'pollInterval']);
-  positive(p.resyncStallTimeout, ['policy', 'resyncStallTimeout']);
-  positive(p.health?.timeout, ['policy', 'health', 'timeout']);
-  const policy: Policy = {
-    shutdownTimeoutMs: p.shutdownTimeout ?? defaultPolicy.shutdownTimeoutMs,
-    onShutdownTimeout: p.onShutdownTimeout ?? defaultPolicy.onShutdownTimeout,
-    pollIntervalMs: p.pollInterval ?? defaultPolicy.pollIntervalMs,
-    resyncStallTimeoutMs: p.resyncStallTimeout ?? defaultPolicy.resyncStallTimeoutMs,
-    health: {
-      settleMs: p.health?.settle ?? defaultPolicy.health.settleMs,
-      timeoutMs: p.health?.timeout ?? defaultPolicy.health.timeoutMs,
-    },
-  };
-  if (p.resyncSpeedMax !== undefined) policy.resyncSpeedMaxKiB = p.resyncSpeedMax;
-  if (p.health?.command !== undefined) policy.health.command = [...p.health.command];
-  return policy;
-}
 
 function readLimits(raw: RawInventory, vms: readonly VmSpec[], mapping: readonly MappingRule[], at: At, problems: Problem[]): Limits {
   const l = raw.limits ?? {};

@@ -6,7 +6,8 @@ export type ShellKind = 'local' | 'ssh' | 'simulated';
 
 export interface HostSpec {
   name: string;
-  /** libvirt URI; a test:///relative.xml URI is already resolved against the inventory's folder */
+  /** libvirt URI, as libvirt reads it (test:///abs/node.xml is an absolute path); a host written
+   * with `testDriverNode: FILE` gets test:// plus FILE resolved against the inventory's folder */
   uri: string;
   shell: ShellKind;
   /** ssh destination (user@host), for shell: ssh */
@@ -29,6 +30,12 @@ export interface VmSpec {
   antiAffinity: string[];
   /** storage array of the new volumes, when the inventory names it (else from mapping rules) */
   array?: string;
+  /** the groups (tags) this VM belongs to, as written; each is a key of the inventory's `groups` */
+  groups: string[];
+  /** the effective policy: defaults, then `policy:`, then its groups', then its own (most specific wins) */
+  policy: Policy;
+  /** where each key of `policy` came from, for `plan` */
+  policySources: PolicySources;
   /** simulate only: disk size in bytes per target (else the simulator's default) */
   simulatedSizes?: Record<string, number>;
   /** where this VM was declared, for messages */
@@ -47,23 +54,144 @@ export interface MappingRule {
   at?: Culprit;
 }
 
+/** The down window after which a health check runs: after T1 (on the mirrors, OLD still
+ * current) or after T2 (on NEW, OLD stale). */
+export type HealthGate = 'T1' | 'T2';
+export const healthGates: readonly HealthGate[] = ['T1', 'T2'];
+
+export const healthCheckKinds = ['guest-agent', 'tcp', 'http', 'command'] as const;
+export type HealthCheckKind = (typeof healthCheckKinds)[number];
+
+interface CheckCommon {
+  /** after which windows this check gates the start (default both) */
+  gates: HealthGate[];
+  /** how long one attempt may take before it counts as failed */
+  attemptTimeoutMs: number;
+}
+
+/** One built-in check, run from the orchestrator's machine; `{vm}` and `{host}` are already
+ * replaced by the VM's name and its host's name. */
+export type HealthCheckSpec =
+  /** the QEMU guest agent answers guest-ping (through libvirt) */
+  | (CheckCommon & { kind: 'guest-agent' })
+  /** a TCP connection to host:port opens */
+  | (CheckCommon & { kind: 'tcp'; host: string; port: number })
+  /** GET url answers 2xx */
+  | (CheckCommon & { kind: 'http'; url: string })
+  /** argv, run on the orchestrator's machine with SANSHIFT_VM etc. in its environment, exits 0 */
+  | (CheckCommon & { kind: 'command'; argv: string[] });
+
 export interface HealthCheck {
   /** argv run on the VM's host after start; exit 0 means healthy */
   command?: string[];
   /** how long to wait for the domain to stay running after start */
   settleMs: number;
   timeoutMs: number;
+  /** the time between two attempts of a check that has not passed yet */
+  intervalMs: number;
+  /** checks run from the orchestrator's machine after the windows their `gates` name; all must pass */
+  checks: HealthCheckSpec[];
+}
+
+export const shutdownModes = ['auto', 'agent', 'acpi'] as const;
+/** agent: the QEMU guest agent; acpi: the ACPI power button; auto: the agent when the domain has
+ * a guest-agent channel, ACPI otherwise. */
+export type ShutdownMode = (typeof shutdownModes)[number];
+
+export const hookNames = ['beforeWindow', 'afterWindow', 'onFailure'] as const;
+export type HookName = (typeof hookNames)[number];
+
+/** Commands run on the orchestrator's machine around each down window of a VM (argv, no shell). */
+export interface Hooks {
+  /** before the VM is stopped for T1 or T2; a failure keeps the VM up and untouched */
+  beforeWindow?: string[];
+  /** after the VM is up and healthy again */
+  afterWindow?: string[];
+  /** when the VM's migration fails (its reason is in SANSHIFT_REASON) */
+  onFailure?: string[];
+  timeoutMs: number;
+}
+
+/** One allowed range of local time: [startMin, endMin) minutes after local midnight; endMin <=
+ * startMin means it runs past midnight into the next day (22:00-06:00). */
+export interface WindowRange {
+  startMin: number;
+  endMin: number;
+  /** days of the week it starts on (0 Sunday ... 6 Saturday); undefined: every day */
+  days?: number[];
+  /** as written, for messages */
+  text: string;
+}
+
+/** When T1 and T2 windows may start: inside an `allow` range, in `timezone`, never on an
+ * `except` date (a local calendar day), and at least `marginMs` before the range closes. */
+export interface MaintenanceWindow {
+  /** an IANA time zone, e.g. Europe/Paris */
+  timezone: string;
+  allow: WindowRange[];
+  /** YYYY-MM-DD, local dates on which nothing starts */
+  except: string[];
+  marginMs: number;
 }
 
 export interface Policy {
   shutdownTimeoutMs: number;
   onShutdownTimeout: 'fail' | 'force';
+  shutdownMode: ShutdownMode;
   /** md sync_speed_max per mirror, KiB/s; undefined leaves the kernel's default */
   resyncSpeedMaxKiB?: number;
   pollIntervalMs: number;
   /** a resync that makes no progress this long is abandoned: the VM goes back to OLD */
   resyncStallTimeoutMs: number;
   health: HealthCheck;
+  hooks: Hooks;
+  /** undefined: windows may start at any time */
+  windows?: MaintenanceWindow;
+}
+
+/** Each key of a policy that can be set on its own, at fleet, group or VM level. */
+export const policyKeys = [
+  'shutdown.mode',
+  'shutdown.timeout',
+  'shutdown.onTimeout',
+  'resyncSpeedMax',
+  'resyncStallTimeout',
+  'pollInterval',
+  'health.command',
+  'health.settle',
+  'health.timeout',
+  'health.interval',
+  'health.checks',
+  'hooks.beforeWindow',
+  'hooks.afterWindow',
+  'hooks.onFailure',
+  'hooks.timeout',
+  'windows',
+] as const;
+export type PolicyKey = (typeof policyKeys)[number];
+
+/** Where an effective policy key came from: the built-in default, `policy:`, a group, the VM. */
+export type PolicySource = 'default' | 'fleet' | 'vm' | `group ${string}`;
+export type PolicySources = Record<PolicyKey, PolicySource>;
+
+/** Which VMs go first, and when to stop admitting new ones (`rollout:`). */
+export interface Rollout {
+  /** canaries named in the inventory (VM names, validated) */
+  canaryVms: string[];
+  /** canaries by group (every VM of the group) */
+  canaryGroups: string[];
+  /** the first N VMs of a run are canaries (0: none by count) */
+  canaryCount: number;
+  /** stop admitting new VMs once this many have failed in the run */
+  maxFailures?: number;
+  /** stop admitting new VMs once more than this percentage of the VMs finished in the run failed */
+  maxFailPercent?: number;
+}
+
+export interface GroupSpec {
+  name: string;
+  /** where it was declared, for messages */
+  line?: number;
 }
 
 export interface Limits {
@@ -87,7 +215,11 @@ export interface Inventory {
   hosts: Record<string, HostSpec>;
   vms: VmSpec[];
   mapping: MappingRule[];
+  /** the fleet-level policy (`policy:` over the defaults); each VM's effective one is VmSpec.policy */
   policy: Policy;
+  /** the groups declared under `groups:` */
+  groups: Record<string, GroupSpec>;
+  rollout: Rollout;
   limits: Limits;
   /** line (1-based) of a key path in the file, for messages; undefined when unknown */
   lineOf(path: readonly (string | number)[]): number | undefined;

@@ -63,6 +63,14 @@ export interface LowerBound {
   longestVmMs: number;
 }
 
+/** When a bundle may start a down window: its members' maintenance windows (a WindowGate of
+ * src/control/windows.ts fits). Times are epoch milliseconds. */
+export interface SimGate {
+  isOpen(now: number): boolean;
+  /** 0 when open; Infinity when it never opens */
+  msUntilOpen(now: number): number;
+}
+
 export interface SimOptions {
   /** per-VM timings (default DEFAULT_TIMINGS) */
   timings?: (vm: FleetVm) => VmTimings;
@@ -76,6 +84,12 @@ export interface SimOptions {
   recordTimeline?: boolean;
   /** reuse a plan already made */
   plan?: BundlePlan;
+  /** the gate of each bundle (bundles with the same windows may share one); undefined: always open */
+  gateOf?: (bundle: number) => SimGate | undefined;
+  /** the epoch milliseconds of virtual time 0, where the gates are asked (default 0) */
+  startAtMs?: number;
+  /** bundles holding a canary (rollout.canaries): no other bundle enters T1 before they are all done */
+  canaryBundles?: readonly number[];
 }
 
 export interface VmDowntime {
@@ -194,6 +208,19 @@ export function simulateFleet(vms: readonly FleetVm[], limits: Limits, options: 
   // the simulated engine knows the physical speed: no allocation above what a mirror can do
   const schedulerOptions: SchedulerOptions = { ...options.scheduler, resyncSpeedMaxKiB: perMirror };
   const strategy = options.strategy ?? 'rolling';
+  const startAt = options.startAtMs ?? 0;
+  const gates = plan.bundles.map((b) => options.gateOf?.(b.id));
+  const distinctGates = [...new Set(gates.filter((g): g is SimGate => g !== undefined))];
+  const canaries = new Set(options.canaryBundles ?? []);
+  let canariesRunning = canaries.size;
+  // no T1 or T2 grant while the bundle's window is closed; resyncs run on meanwhile. Canaries
+  // first: the others' T1 waits until every canary bundle is done (as budget.ts decides)
+  if (distinctGates.length > 0 || canaries.size > 0) {
+    schedulerOptions.mayOpenWindow = (b, phase) => {
+      if (phase === 'T1' && canariesRunning > 0 && !canaries.has(b)) return false;
+      return gates[b]?.isOpen(startAt + now) !== false;
+    };
+  }
   const scheduler: FleetScheduler =
     strategy === 'rolling'
       ? new RollingScheduler(plan, vms, limits, schedulerOptions)
@@ -235,6 +262,15 @@ export function simulateFleet(vms: readonly FleetVm[], limits: Limits, options: 
   let now = 0;
   let steps = 0;
   const at = (t: number, kind: EventKind, vm: number): void => queue.push({ t, seq: seq++, kind, vm });
+  /** the next instant a closed gate opens: the scheduler may then grant what waited for it */
+  const nextGateOpening = (): number => {
+    let next = Infinity;
+    for (const g of distinctGates) {
+      const wait = g.msUntilOpen(startAt + now);
+      if (wait > 0) next = Math.min(next, now + wait);
+    }
+    return next;
+  };
 
   const active: Mirror[] = [];
   let mirrorsChanged = false;
@@ -324,6 +360,7 @@ export function simulateFleet(vms: readonly FleetVm[], limits: Limits, options: 
         emit({ t: now, kind: 'window-end', bundle: b, phase });
         scheduler.windowEnded(b);
         if (phase === 'T2') bundlesDone++;
+        if (phase === 'T2' && canaries.has(b)) canariesRunning--;
       }
     }
   };
@@ -356,8 +393,12 @@ export function simulateFleet(vms: readonly FleetVm[], limits: Limits, options: 
     let nextResync = Infinity;
     for (const m of active) if (m.endT < nextResync) nextResync = m.endT;
     const nextEvent = queue.peek()?.t ?? Infinity;
-    const t = Math.min(nextResync, nextEvent);
-    if (!Number.isFinite(t)) throw new Error(`simulation stalled at ${now} ms: nothing can move (limits too tight?)`);
+    const t = Math.min(nextResync, nextEvent, distinctGates.length > 0 ? nextGateOpening() : Infinity);
+    if (!Number.isFinite(t)) {
+      const waiting = plan.bundles.filter((b) => gates[b.id] !== undefined && scheduler.stateOf(b.id) !== 'done' && scheduler.stateOf(b.id) !== 'failed');
+      if (waiting.length > 0) throw new Error(`simulation stalled at ${now} ms: the maintenance windows of ${waiting.map((b) => b.vms.join('+')).slice(0, 5).join(', ')} never open (or never together, for a bundle)`);
+      throw new Error(`simulation stalled at ${now} ms: nothing can move (limits too tight?)`);
+    }
     now = t;
     steps++;
     // resyncs ending now first, then the VM events of this instant in the order they were scheduled

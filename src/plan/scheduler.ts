@@ -30,6 +30,12 @@ export interface SchedulerOptions {
   headroomMirrors?: number;
   /** breaks ties between equal bundles; same seed, same decisions */
   seed?: number;
+  /**
+   * The caller's own say on top of the limits: may this bundle enter this window now? Maintenance
+   * windows (src/control/windows.ts), canaries first and the failure budget (budget.ts), a pause.
+   * A refusal never holds the queue: the next bundle that may go, goes. Default: always.
+   */
+  mayOpenWindow?: (bundle: number, phase: 'T1' | 'T2') => boolean;
 }
 
 /** What may start now: bundle ids, in the order to start them. */
@@ -145,7 +151,7 @@ function mix32(x: number): number {
 
 const MirrorState = { idle: 0, reserved: 1, resyncing: 2, synced: 3 } as const;
 
-type Refusal = 'windows' | 'global' | 'host' | 'affinity' | 'dependency';
+type Refusal = 'windows' | 'global' | 'host' | 'affinity' | 'dependency' | 'caller';
 
 /**
  * The bookkeeping both schedulers share: what each bundle holds, and the limit checks.
@@ -289,13 +295,14 @@ abstract class FleetResources implements FleetScheduler {
       const s = this.state[d]!;
       if (s === BundleState.t1 || s === BundleState.t2) return 'dependency';
     }
+    if (this.options.mayOpenWindow?.(b, 'T1') === false) return 'caller';
     return undefined;
   }
 
-  protected mayEnterT2(b: number): boolean {
+  protected mayEnterT2(b: number, phase: 'T1' | 'T2' = 'T2'): boolean {
     if (this.windows >= Math.max(1, this.limits.downWindows)) return false;
     for (const g of this.groupsOfBundle[b]!) if (this.groupDown[g]! > 0) return false;
-    return true;
+    return this.options.mayOpenWindow?.(b, phase) !== false;
   }
 
   protected enterT1(b: number): void {
@@ -641,8 +648,8 @@ export class WaveScheduler extends FleetResources {
     });
     for (const b of this.wave) {
       const s = this.state[b];
-      if (s === BundleState.pending && this.mayEnterT2(b)) {
-        // mayEnterT2 checks exactly windows and anti-affinity; the wave already fits the rest
+      if (s === BundleState.pending && this.mayEnterT2(b, 'T1')) {
+        // mayEnterT2 checks exactly windows, anti-affinity and the caller; the wave already fits the rest
         this.enterT1(b);
         enterT1.push(b);
       } else if (s === BundleState.readyForT2 && allSynced && this.mayEnterT2(b)) {

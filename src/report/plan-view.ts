@@ -1,13 +1,50 @@
 // Renders a plan: human text an operator can paste into a change ticket, or JSON
 // (docs/plan-json.md). Pure: returns strings.
 import { createTwoFilesPatch } from 'diff';
+import { canariesOf } from '../control/budget.js';
+import { formatInZone, windowGate, type WindowGate } from '../control/windows.js';
 import { shellJoin } from '../host/quote.js';
-import type { Inventory } from '../inventory/types.js';
-import { planBundles, type Bundle } from '../plan/bundles.js';
+import type { Inventory, VmSpec } from '../inventory/types.js';
+import { planBundles, type Bundle, type BundlePlan } from '../plan/bundles.js';
 import { fleetVmsFromPlan, UNKNOWN_DISK_SIZE_BYTES } from '../plan/fleet-input.js';
 import { DEFAULT_TIMINGS, simulateFleet } from '../plan/fleet-sim.js';
 import { CheckStatus, type Plan, type Step, type VmPlan } from '../plan/types.js';
 import { InputError, errorMessage, formatProblem, type Problem } from '../util/errors.js';
+import { printablePolicy, renderPolicyLines } from './policy-view.js';
+
+export interface PlanViewOptions {
+  /** when the run would start, for the expected windows (default: the plan's createdAt) */
+  startAt?: Date;
+}
+
+/**
+ * The window gate of each bundle: its members' maintenance windows, all of them (a bundle
+ * goes down together, so only when every member's window is open). Bundles with the same
+ * windows share one gate; a bundle without any has none.
+ */
+export function gatesOfBundles(inv: Pick<Inventory, 'vms'>, bundles: BundlePlan): Map<number, WindowGate> {
+  const specs = new Map(inv.vms.map((v) => [v.name, v]));
+  const shared = new Map<string, WindowGate>();
+  const out = new Map<number, WindowGate>();
+  for (const b of bundles.bundles) {
+    const windows = b.vms.map((n) => specs.get(n)?.policy.windows).filter((w) => w !== undefined);
+    if (windows.length === 0) continue;
+    const key = [...new Set(windows.map((w) => JSON.stringify(w)))].sort().join('\n');
+    let gate = shared.get(key);
+    if (gate === undefined) shared.set(key, (gate = windowGate(windows)));
+    out.set(b.id, gate);
+  }
+  return out;
+}
+
+/** The bundles that hold a canary of the VMs planned (rollout.canaries, in inventory order). */
+export function canaryBundlesOf(inv: Pick<Inventory, 'vms' | 'rollout'>, bundles: BundlePlan): number[] {
+  const planned = inv.vms.filter((v) => bundles.bundleOf.has(v.name));
+  return [...new Set(canariesOf(inv.rollout, planned).map((vm) => bundles.bundleOf.get(vm)!))];
+}
+
+/** The zone a VM's times are shown in: its window's, else UTC. */
+export const zoneOf = (vm: Pick<VmSpec, 'policy'> | undefined): string => vm?.policy.windows?.timezone ?? 'UTC';
 
 
 /** One bundle as the plan shows it: who shares the windows, in which order they stop and start. */
@@ -15,9 +52,14 @@ export interface BundleView extends Bundle {
   /** when the scheduler's model expects its T1 and T2 windows to start, ms after the run starts */
   expectedT1Ms: number | null;
   expectedT2Ms: number | null;
+  /** the same as ISO instants, from the start the plan assumed */
+  expectedT1At: string | null;
+  expectedT2At: string | null;
 }
 
 export interface BundlesSection {
+  /** the instant the expected times count from (ISO) */
+  startAt: string;
   bundleMaxSize: number;
   hubs: string[];
   /** in the order the model expects their T1 windows */
@@ -30,7 +72,8 @@ export interface BundlesSection {
  * The bundles of the planned VMs (planBundles over fleetVmsFromPlan), ordered by when the
  * scheduler's model expects their T1 windows; VMs already done take no window.
  */
-export function bundlesOfPlan(inv: Inventory, plan: Plan): BundlesSection | { problems: readonly Problem[] } {
+export function bundlesOfPlan(inv: Inventory, plan: Plan, options: PlanViewOptions = {}): BundlesSection | { problems: readonly Problem[] } {
+  const startAtMs = (options.startAt ?? new Date(plan.createdAt)).getTime();
   const fleet = fleetVmsFromPlan(inv, plan, { defaultSizeBytes: UNKNOWN_DISK_SIZE_BYTES });
   let bundles;
   try {
@@ -43,7 +86,8 @@ export function bundlesOfPlan(inv: Inventory, plan: Plan): BundlesSection | { pr
   const t2 = new Map<number, number>();
   let note: string | undefined;
   try {
-    const sim = simulateFleet(fleet, inv.limits, { plan: bundles, timings: () => DEFAULT_TIMINGS, scheduler: { seed: 0, ...(inv.policy.resyncSpeedMaxKiB === undefined ? {} : { resyncSpeedMaxKiB: inv.policy.resyncSpeedMaxKiB }) } });
+    const gates = gatesOfBundles(inv, bundles);
+    const sim = simulateFleet(fleet, inv.limits, { plan: bundles, timings: () => DEFAULT_TIMINGS, scheduler: { seed: 0, ...(inv.policy.resyncSpeedMaxKiB === undefined ? {} : { resyncSpeedMaxKiB: inv.policy.resyncSpeedMaxKiB }) }, gateOf: (b) => gates.get(b), startAtMs, canaryBundles: canaryBundlesOf(inv, bundles) });
     for (const e of sim.timeline) {
       if (e.kind !== 'window-start') continue;
       const into = e.phase === 'T1' ? t1 : t2;
@@ -52,13 +96,16 @@ export function bundlesOfPlan(inv: Inventory, plan: Plan): BundlesSection | { pr
   } catch (err) {
     note = `the order of the windows is unknown: ${errorMessage(err)}`;
   }
+  const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(startAtMs + ms).toISOString());
   const views: BundleView[] = bundles.bundles.map((b) => ({
     ...b,
     expectedT1Ms: t1.get(b.id) ?? null,
     expectedT2Ms: t2.get(b.id) ?? null,
+    expectedT1At: iso(t1.get(b.id)),
+    expectedT2At: iso(t2.get(b.id)),
   }));
   views.sort((a, b) => (a.expectedT1Ms ?? Infinity) - (b.expectedT1Ms ?? Infinity) || a.id - b.id);
-  return { bundleMaxSize: inv.limits.bundleMaxSize, hubs: bundles.hubs, bundles: views, ...(note === undefined ? {} : { note }) };
+  return { startAt: new Date(startAtMs).toISOString(), bundleMaxSize: inv.limits.bundleMaxSize, hubs: bundles.hubs, bundles: views, ...(note === undefined ? {} : { note }) };
 }
 
 /** h:mm after the run starts */
@@ -68,14 +115,21 @@ function offset(ms: number | null): string {
   return `+${Math.floor(m / 60)}:${String(m % 60).padStart(2, '0')}`;
 }
 
-export function renderBundles(section: BundlesSection): string {
+/** "+2:00 (2026-11-24 22:00 Europe/Paris)": offset from the start, and the local time. */
+function expected(ms: number | null, at: string | null, zone: string): string {
+  return at === null ? offset(ms) : `${offset(ms)} (${formatInZone(Date.parse(at), zone)})`;
+}
+
+export function renderBundles(section: BundlesSection, inv?: Pick<Inventory, 'vms'>): string {
   const n = section.bundles.length;
+  const specs = new Map((inv?.vms ?? []).map((v) => [v.name, v]));
   const lines: string[] = [];
   lines.push(`Bundles: ${n} bundle${n === 1 ? '' : 's'}; the VMs of a bundle share their two down windows (T1, T2). At most ${section.bundleMaxSize} VMs per bundle (limits.bundleMaxSize).`);
   if (section.hubs.length > 0) lines.push(`Hubs (${section.bundleMaxSize} dependents or more, a window of their own; their dependents bundle without them): ${section.hubs.join(', ')}`);
-  lines.push(section.note ?? 'In the order the scheduler\'s model expects their T1 windows (the run decides as it goes: a bundle enters T1 when the limits allow, T2 when its own resyncs end).');
+  lines.push(section.note ?? `In the order the scheduler's model expects their T1 windows, from a start at ${section.startAt} (the run decides as it goes: a bundle enters T1 when the limits and its maintenance windows allow, T2 when its own resyncs end and its windows allow).`);
   for (const b of section.bundles) {
-    lines.push(`  bundle ${b.id}${b.hub ? ' (hub)' : ''}: ${b.vms.join(', ')}   T1 ${offset(b.expectedT1Ms)}, T2 ${offset(b.expectedT2Ms)}`);
+    const zone = zoneOf(specs.get(b.vms[0]!));
+    lines.push(`  bundle ${b.id}${b.hub ? ' (hub)' : ''}: ${b.vms.join(', ')}   T1 ${expected(b.expectedT1Ms, b.expectedT1At, zone)}, T2 ${expected(b.expectedT2Ms, b.expectedT2At, zone)}`);
     if (b.vms.length > 1) {
       lines.push(`      stop:  ${b.stopOrder.join(' -> ')}`);
       lines.push(`      start: ${b.startOrder.join(' -> ')}`);
@@ -142,17 +196,25 @@ export function renderVmPlan(vm: VmPlan): string {
   return lines.join('\n');
 }
 
-/** `inventory` adds the bundles section (it holds dependsOn and anti-affinity). */
-export function renderPlanText(plan: Plan, problems: readonly Problem[], inventory?: Inventory): string {
+/** `inventory` adds each VM's effective policy and the bundles section (it holds dependsOn and anti-affinity). */
+export function renderPlanText(plan: Plan, problems: readonly Problem[], inventory?: Inventory, options: PlanViewOptions = {}): string {
+  const specs = new Map((inventory?.vms ?? []).map((v) => [v.name, v]));
   const hosts = new Set(plan.vms.map((v) => v.host));
   const refused = new Set(problems.map((p) => p.at?.vm).filter((v): v is string => v !== undefined));
   const out: string[] = [];
   out.push(`sanshift plan: ${plan.inventory}`);
   out.push(`${plan.vms.length} VM${plan.vms.length === 1 ? '' : 's'} on ${hosts.size} host${hosts.size === 1 ? '' : 's'}; ${plan.vms.length - refused.size} ready, ${refused.size} refused. Nothing was changed.`);
   out.push('<mdN of /dev/md/NAME> is the kernel name md gives the mirror when it is built.');
-  for (const vm of plan.vms) out.push('', renderVmPlan(vm));
-  const section = inventory === undefined ? undefined : bundlesOfPlan(inventory, plan);
-  if (section !== undefined && 'bundles' in section) out.push('', renderBundles(section));
+  const section = inventory === undefined ? undefined : bundlesOfPlan(inventory, plan, options);
+  const downAt = section !== undefined && 'bundles' in section ? expectedDownOf(section) : new Map<string, ExpectedDown>();
+  for (const vm of plan.vms) {
+    out.push('', renderVmPlan(vm));
+    const spec = specs.get(vm.name);
+    if (spec !== undefined) out.push(...renderPolicyLines(spec));
+    const down = downAt.get(vm.name);
+    if (down !== undefined) out.push(`  expected down: T1 ${down.T1 === null ? '?' : formatInZone(Date.parse(down.T1), zoneOf(spec))}, T2 ${down.T2 === null ? '?' : formatInZone(Date.parse(down.T2), zoneOf(spec))} (the scheduler's model; see Bundles below)`);
+  }
+  if (section !== undefined && 'bundles' in section) out.push('', renderBundles(section, inventory));
   const all = section !== undefined && 'problems' in section ? [...problems, ...section.problems] : problems;
   if (all.length > 0) {
     out.push('', `${all.length} problem${all.length === 1 ? '' : 's'} (nothing will run until they are fixed):`);
@@ -161,10 +223,28 @@ export function renderPlanText(plan: Plan, problems: readonly Problem[], invento
   return `${out.join('\n')}\n`;
 }
 
-/** `inventory` adds `bundles` (BundlesSection). */
-export function renderPlanJson(plan: Plan, problems: readonly Problem[], inventory?: Inventory): string {
-  const vms = plan.vms.map(({ originalXml: _original, ...vm }) => vm);
-  const section = inventory === undefined ? undefined : bundlesOfPlan(inventory, plan);
+/** When the model expects each VM's T1 and T2 windows to start (its bundle's), as ISO instants. */
+export interface ExpectedDown {
+  T1: string | null;
+  T2: string | null;
+}
+
+export function expectedDownOf(section: BundlesSection): Map<string, ExpectedDown> {
+  const out = new Map<string, ExpectedDown>();
+  for (const b of section.bundles) for (const vm of b.vms) out.set(vm, { T1: b.expectedT1At, T2: b.expectedT2At });
+  return out;
+}
+
+/** `inventory` adds each VM's `policy`, `policySources`, `groups` and `expectedDown`, and `bundles` (BundlesSection). */
+export function renderPlanJson(plan: Plan, problems: readonly Problem[], inventory?: Inventory, options: PlanViewOptions = {}): string {
+  const section = inventory === undefined ? undefined : bundlesOfPlan(inventory, plan, options);
+  const specs = new Map((inventory?.vms ?? []).map((v) => [v.name, v]));
+  const downAt = section !== undefined && 'bundles' in section ? expectedDownOf(section) : new Map<string, ExpectedDown>();
+  const vms = plan.vms.map(({ originalXml: _original, ...vm }) => {
+    const spec = specs.get(vm.name);
+    if (spec === undefined) return vm;
+    return { ...vm, groups: spec.groups, policy: printablePolicy(spec.policy), policySources: spec.policySources, ...(downAt.has(vm.name) ? { expectedDown: downAt.get(vm.name) } : {}) };
+  });
   const bundles = section !== undefined && 'bundles' in section ? { bundles: section } : {};
   const all = section !== undefined && 'problems' in section ? [...problems, ...section.problems] : problems;
   return `${JSON.stringify({ inventory: plan.inventory, createdAt: plan.createdAt, vms, ...bundles, problems: all }, null, 2)}\n`;

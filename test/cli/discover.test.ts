@@ -28,7 +28,7 @@ describe('sanshift discover, as a new user: discover, edit, plan, run', () => {
     expect(await main(['discover', '--host', `hv1=test://${node}`, '--shell', 'simulated', '--map', rule, '-o', out], io)).toBe(0);
     expect(io.stderr).toContain('discovered 4 VMs to migrate');
     const text = readFileSync(out, 'utf8');
-    expect(text).toContain('uri: test:///../node.xml');
+    expect(text).toContain('testDriverNode: ../node.xml');
     expect(text).toContain("# files1 on hv1 (shut off): skipped, no block disk to move");
     expect(text).toContain("vda /var/lib/libvirt/images/files1.qcow2: stays (type='file' disk (only block disks move))");
     expect(text).toMatch(/ceph1 on hv1 .*skipped/);

@@ -9,7 +9,7 @@ export const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export function rehearsalCopy(): { dir: string; inventory: string } {
   const dir = mkdtempSync(join(tmpdir(), 'sanshift-cli-'));
   copyFileSync(join(repo, 'fixtures/testdriver/node.xml'), join(dir, 'node.xml'));
-  const text = readFileSync(join(repo, 'examples/testdriver/inventory.yaml'), 'utf8').replace(/uri: test:\/\/\/\S+/, 'uri: test:///node.xml');
+  const text = readFileSync(join(repo, 'examples/testdriver/inventory.yaml'), 'utf8').replace(/testDriverNode: \S+/, 'testDriverNode: node.xml');
   const inventory = join(dir, 'inventory.yaml');
   writeFileSync(inventory, text);
   return { dir, inventory };

@@ -9,11 +9,11 @@ import type { EngineEvent } from '../../src/engine/events.js';
 import { loadInventory } from '../../src/inventory/load.js';
 import type { BundlesSection } from '../../src/report/plan-view.js';
 
-/** examples/testdriver in a temp folder, its node file beside it (test:/// URIs are relative to the inventory). */
+/** examples/testdriver in a temp folder, its node file beside it (testDriverNode is relative to the inventory). */
 function testdriverCopy(): string {
   const dir = mkdtempSync(join(tmpdir(), 'sanshift-simulate-test-'));
   copyFileSync(join(process.cwd(), 'fixtures/testdriver/node.xml'), join(dir, 'node.xml'));
-  const yaml = readFileSync(join(process.cwd(), 'examples/testdriver/inventory.yaml'), 'utf8').replace(/test:\/\/\/\S+/, 'test:///node.xml');
+  const yaml = readFileSync(join(process.cwd(), 'examples/testdriver/inventory.yaml'), 'utf8').replace(/testDriverNode: \S+/, 'testDriverNode: node.xml');
   writeFileSync(join(dir, 'inventory.yaml'), yaml);
   return join(dir, 'inventory.yaml');
 }

@@ -24,7 +24,7 @@ export const NODE_XML = join(process.cwd(), 'fixtures/testdriver/node.xml');
 export const BASE_INVENTORY = `
 hosts:
   hv1:
-    uri: test:///node.xml
+    testDriverNode: node.xml
     shell: simulated
 vms:
   - name: web1

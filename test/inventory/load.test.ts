@@ -47,14 +47,55 @@ describe('loadInventory: the full example', () => {
     ]);
     expect(inv.vms[2]?.disks).toEqual({ vda: '/dev/mapper/new-db2-root', vdb: '/dev/disk/by-id/wwn-0x600a098038304437' });
     expect(inv.vms[3]?.simulatedSizes).toEqual({ vda: 40 * 1024 ** 3, vdb: 512 * 1024 ** 2 });
+    const fleetChecks = [
+      { kind: 'guest-agent', gates: ['T1'], attemptTimeoutMs: 10_000 },
+      { kind: 'tcp', host: '{vm}.example.net', port: 22, gates: ['T1', 'T2'], attemptTimeoutMs: 10_000 },
+      { kind: 'http', url: 'https://{vm}.example.net/health', gates: ['T2'], attemptTimeoutMs: 5_000 },
+      { kind: 'command', argv: [path.join(folder, 'checks/app-ok.sh'), '--strict'], gates: ['T1', 'T2'], attemptTimeoutMs: 10_000 },
+    ];
+    const windows = {
+      timezone: 'Europe/Paris',
+      allow: [
+        { startMin: 22 * 60, endMin: 6 * 60, text: '22:00-06:00' },
+        { startMin: 0, endMin: 24 * 60, days: [0, 6], text: 'Sat,Sun 00:00-24:00' },
+      ],
+      except: ['2026-12-24', '2026-12-25', '2026-12-26', '2026-12-31'],
+      marginMs: 30 * 60_000,
+    };
+    // the fleet default keeps {vm} as written: only a VM's own policy has it replaced
     expect(inv.policy).toEqual({
       shutdownTimeoutMs: 300_000,
       onShutdownTimeout: 'force',
+      shutdownMode: 'acpi',
       resyncSpeedMaxKiB: 204_800,
       resyncStallTimeoutMs: 1_800_000,
       pollIntervalMs: 2_000,
-      health: { command: ['/usr/local/bin/check-guest', '--quiet'], settleMs: 90_000, timeoutMs: 600_000 },
+      health: { command: ['/usr/local/bin/check-guest', '--quiet'], settleMs: 90_000, timeoutMs: 600_000, intervalMs: 10_000, checks: fleetChecks },
+      hooks: { timeoutMs: 300_000 },
+      windows,
     });
+    expect(Object.keys(inv.groups)).toEqual(['prod-db', 'rack-7']);
+    expect(inv.rollout).toEqual({ canaryVms: ['dns1'], canaryGroups: ['rack-7'], canaryCount: 0, maxFailures: 3, maxFailPercent: 10 });
+    const db1 = inv.vms.find((v) => v.name === 'db1')!;
+    expect(db1.groups).toEqual(['prod-db']);
+    expect(db1.policy).toMatchObject({ shutdownMode: 'agent', shutdownTimeoutMs: 600_000, onShutdownTimeout: 'fail', resyncSpeedMaxKiB: 102_400, windows });
+    expect(db1.policy.hooks).toEqual({
+      beforeWindow: [path.join(folder, 'hooks/drain.sh'), 'db1'],
+      afterWindow: ['/usr/local/bin/lb', 'enable', 'db1'],
+      onFailure: ['/usr/local/bin/page-oncall', '--service', 'db'],
+      timeoutMs: 120_000,
+    });
+    expect(db1.policy.health.checks.map((c) => (c.kind === 'tcp' ? c.host : c.kind === 'http' ? c.url : c.kind))).toEqual(['guest-agent', 'db1.example.net', 'https://db1.example.net/health', 'command']);
+    expect(db1.policySources).toMatchObject({ 'shutdown.mode': 'group prod-db', 'shutdown.timeout': 'group prod-db', resyncSpeedMax: 'group prod-db', pollInterval: 'fleet', 'health.checks': 'fleet', 'hooks.beforeWindow': 'group prod-db', windows: 'fleet', 'health.interval': 'fleet' });
+    // db2 is in prod-db too, but its own policy drops the window and the failure hook
+    const db2 = inv.vms.find((v) => v.name === 'db2')!;
+    expect(db2.policy.windows).toBeUndefined();
+    expect(db2.policy.hooks.onFailure).toBeUndefined();
+    expect(db2.policy.hooks.beforeWindow).toEqual([path.join(folder, 'hooks/drain.sh'), 'db2']);
+    expect(db2.policySources).toMatchObject({ windows: 'vm', 'hooks.onFailure': 'vm', 'hooks.beforeWindow': 'group prod-db' });
+    const tools = inv.vms.find((v) => v.name === 'tools')!;
+    expect(tools.policySources['shutdown.mode']).toBe('fleet');
+    expect(tools.policySources['hooks.timeout']).toBe('default');
     expect(inv.limits).toEqual({
       mirrorsPerHost: 6,
       downWindows: 3,
@@ -63,7 +104,7 @@ describe('loadInventory: the full example', () => {
       hostBandwidthKiB: 409_600,
       arrayBandwidthKiB: { 'array-a': 1_048_576, 'array-b': 4000 },
     });
-    expect(inv.lineOf(['limits', 'arrayBandwidth', 'array-b'])).toBe(68);
+    expect(inv.lineOf(['limits', 'arrayBandwidth', 'array-b'])).toBe(108);
   });
 
   it('maps old volumes: CSV pairs first, then the regex rules', async () => {
@@ -71,8 +112,8 @@ describe('loadInventory: the full example', () => {
     expect(inv.mapping.map((r) => [r.index, r.at?.file, r.at?.line])).toEqual([
       [0, `${dir}/valid-full-mapping.csv`, 3],
       [1, `${dir}/valid-full-mapping.csv`, 4],
-      [2, `${dir}/valid-full.yaml`, 45],
-      [3, `${dir}/valid-full.yaml`, 48],
+      [2, `${dir}/valid-full.yaml`, 50],
+      [3, `${dir}/valid-full.yaml`, 53],
     ]);
     expect(newVolumeFor('/dev/mapper/old-web1-root', inv.mapping)).toMatchObject({ new: '/dev/mapper/web1-system', array: 'array-b' });
     expect(newVolumeFor('/dev/mapper/old-db1', inv.mapping)).toMatchObject({ new: '/dev/mapper/new-db1', array: 'array-a' });

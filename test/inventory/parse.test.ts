@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { defaultLimits, defaultPolicy, dependencyCycles, parseInventory, resolveTestUri } from '../../src/inventory/parse.js';
+import { defaultLimits, defaultPolicy, dependencyCycles, parseInventory, testDriverUri } from '../../src/inventory/parse.js';
+import { defaultSources } from '../../src/inventory/policy.js';
 import { formatKeyPath, InputError, type Problem } from '../../src/util/errors.js';
 
 const HOST = 'hosts:\n  hv1:\n    uri: qemu+ssh://root@hv1/system\n';
@@ -28,7 +29,7 @@ describe('parseInventory: defaults', () => {
     expect(inv.hosts['hv1']).toEqual({ name: 'hv1', uri: 'qemu+ssh://root@hv1/system', shell: 'ssh', ssh: 'root@hv1', sudo: false });
   });
   it('fills VM lists and keeps disks undefined for mapping', () => {
-    expect(inv.vms).toEqual([{ name: 'db1', host: 'hv1', dependsOn: [], antiAffinity: [], index: 0 }]);
+    expect(inv.vms).toEqual([{ name: 'db1', host: 'hv1', dependsOn: [], antiAffinity: [], groups: [], policy: defaultPolicy, policySources: defaultSources(), index: 0 }]);
     expect(inv.vms[0]?.disks).toBeUndefined();
   });
   it('keeps the absolute file and answers lines of key paths', () => {
@@ -59,12 +60,36 @@ describe('parseInventory: hosts', () => {
   it('resolves a relative identityFile against the inventory folder', () => {
     expect(host('    uri: qemu+ssh://hv7/system\n    identityFile: keys/id')?.sshIdentityFile).toBe('/inv/keys/id');
   });
-  it('resolves test:/// URIs against the inventory folder, except test:///default', () => {
-    expect(host('    uri: test:///nodes/node.xml')?.uri).toBe('test:///inv/nodes/node.xml');
+  it('takes a test:/// URI as libvirt does (an absolute path), and testDriverNode: relative to the inventory', () => {
+    expect(host('    uri: test:///nodes/node.xml')?.uri).toBe('test:///nodes/node.xml');
     expect(host('    uri: test:///default')?.uri).toBe('test:///default');
-    expect(resolveTestUri('test:///../lab/node.xml', '/inv')).toBe('test:///lab/node.xml');
-    // already resolved under the folder: resolving again changes nothing
-    expect(resolveTestUri('test:///inv/nodes/node.xml', '/inv')).toBe('test:///inv/nodes/node.xml');
+    expect(host('    testDriverNode: nodes/node.xml')?.uri).toBe('test:///inv/nodes/node.xml');
+    expect(host('    testDriverNode: /srv/lab/node.xml')?.uri).toBe('test:///srv/lab/node.xml');
+    expect(testDriverUri('../lab/node.xml', '/inv')).toBe('test:///lab/node.xml');
+  });
+  it('refuses a host with both uri: and testDriverNode:, or neither', () => {
+    const both = problemsOf('hosts:\n  hv1:\n    uri: qemu:///system\n    testDriverNode: node.xml\n' + VM);
+    expect(both.map((p) => [p.at?.path?.join('.'), p.at?.line, p.message])).toEqual([['hosts.hv1.testDriverNode', 4, 'a host has uri: or testDriverNode:, not both']]);
+    const neither = problemsOf('hosts:\n  hv1:\n    shell: local\n' + VM);
+    expect(neither[0]?.message).toBe('host hv1 has no uri:');
+  });
+  it('refuses a test:/// file that does not exist, pointing at the file beside the inventory written for the old rule', () => {
+    const present = new Set(['/inv/node.xml']);
+    const problems = (() => {
+      try {
+        parseInventory('hosts:\n  hv1:\n    uri: test:///node.xml\n    shell: simulated\n' + VM, '/inv/site.yaml', { exists: (p) => present.has(p) });
+      } catch (err) {
+        return [...(err as InputError).problems];
+      }
+      throw new Error('expected an InputError');
+    })();
+    expect(problems).toHaveLength(1);
+    expect(problems[0]?.message).toBe('test:///node.xml names the absolute path /node.xml, which does not exist (/inv/node.xml does, beside the inventory)');
+    expect(problems[0]?.hint).toContain('write testDriverNode: node.xml instead of uri:');
+    expect(problems[0]?.at).toMatchObject({ path: ['hosts', 'hv1', 'uri'], line: 3 });
+    // with the file where the URI says, it is taken as written
+    present.add('/node.xml');
+    expect(parseInventory('hosts:\n  hv1:\n    uri: test:///node.xml\n    shell: simulated\n' + VM, '/inv/site.yaml', { exists: (p) => present.has(p) }).hosts['hv1']?.uri).toBe('test:///node.xml');
   });
   it('refuses shell: local with a remote URI (mdadm would run on the wrong machine)', () => {
     const [p] = problemsOf('hosts:\n  hv1:\n    uri: qemu+ssh://root@hv1/system\n    shell: local\n' + VM);

@@ -11,7 +11,7 @@ import { Fleet, NODE_XML } from '../engine/harness.js';
 const HEAD = `
 hosts:
   hv1:
-    uri: test:///node.xml
+    testDriverNode: node.xml
     shell: simulated
 mapping:
   - from: '^/dev/mapper/old-(.+)$'
@@ -54,10 +54,12 @@ describe('plan refuses what the live domains say is wrong', () => {
 });
 
 describe('the plan command on bad input and unreachable hosts', () => {
-  function inventoryDir(vms: string, uri = 'test:///node.xml'): string {
+  function inventoryDir(vms: string, node = 'node.xml'): string {
     const dir = mkdtempSync(join(tmpdir(), 'sanshift-plan-'));
     copyFileSync(NODE_XML, join(dir, 'node.xml'));
-    writeFileSync(join(dir, 'inv.yaml'), HEAD.replace('test:///node.xml', uri) + vms);
+    // a node file libvirt cannot read: the host is unreachable (a missing file is refused as input)
+    writeFileSync(join(dir, 'broken-node.xml'), 'not a libvirt node\n');
+    writeFileSync(join(dir, 'inv.yaml'), HEAD.replace('testDriverNode: node.xml', `testDriverNode: ${node}`) + vms);
     return dir;
   }
 
@@ -84,9 +86,9 @@ describe('the plan command on bad input and unreachable hosts', () => {
   });
 
   it('exits 1 naming host and URI when libvirt cannot be reached', async () => {
-    const dir = inventoryDir('  - { name: web1, host: hv1 }', 'test:///missing-node.xml');
+    const dir = inventoryDir('  - { name: web1, host: hv1 }', 'broken-node.xml');
     const io = new RecordingIo();
     expect(await main(['plan', '-i', join(dir, 'inv.yaml')], io)).toBe(1);
-    expect(io.stderr).toMatch(/host hv1 \(test:\/\/\/.*missing-node\.xml\) cannot be reached/);
+    expect(io.stderr).toMatch(/host hv1 \(test:\/\/\/.*broken-node\.xml\) cannot be reached/);
   });
 });

@@ -1,0 +1,37 @@
+// Ctrl-C during a run: the first asks for a pause (the windows in progress finish, no new one
+// starts), the second asks to stop at the next safe point. Killing sanshift outright is always
+// safe too (the journal is written ahead, I4), but a stop between two steps leaves less to do.
+import type { EventEmitter } from 'node:events';
+
+/**
+ * True once the engine reads the pause request before each new window (runFleet checks
+ * readPause/pauseApplies) and honours the stop signal it is given. Until then Ctrl-C keeps its
+ * old meaning, stop now: a pause the engine ignores would tell the operator something false.
+ */
+export const ENGINE_HONOURS_PAUSE = false;
+
+export interface InterruptHandlers {
+  /** first Ctrl-C */
+  pause(): void;
+  /** second Ctrl-C */
+  stop(): void;
+}
+
+/** Listens for SIGINT on `target` (the process); returns the function that stops listening. */
+export function installInterrupts(target: Pick<EventEmitter, 'on' | 'off'>, handlers: InterruptHandlers): () => void {
+  let count = 0;
+  const onSignal = (): void => {
+    count++;
+    if (count === 1) handlers.pause();
+    else if (count === 2) handlers.stop();
+    // a third Ctrl-C while the stop is under way changes nothing: the stop is already asked for
+  };
+  target.on('SIGINT', onSignal);
+  return () => {
+    target.off('SIGINT', onSignal);
+  };
+}
+
+export const PAUSE_ON_CTRL_C =
+  'pause requested (Ctrl-C): the windows in progress finish, no new window starts, then the run exits; `sanshift run` again resumes. Ctrl-C again to stop at the next safe point.\n';
+export const STOP_ON_CTRL_C = 'stop requested (second Ctrl-C): stopping at the next safe point; `sanshift run` again continues where things stand.\n';
