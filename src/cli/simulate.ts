@@ -13,10 +13,13 @@ import { runFleet, RunMode } from '../engine/run.js';
 import { loadInventory } from '../inventory/load.js';
 import type { Inventory } from '../inventory/types.js';
 import { planBundles, type FleetVm } from '../plan/bundles.js';
-import { fleetVmsFromInventory, fleetVmsFromPlan } from '../plan/fleet-input.js';
+import { fleetVmsFromInventory, fleetVmsFromPlan, unnamedArrayOf } from '../plan/fleet-input.js';
 import { planFleet } from '../plan/fleet-plan.js';
 import { makespanLowerBound, simulateFleet, type LowerBound, type TimelineEvent, type VmTimings } from '../plan/fleet-sim.js';
 import { formatBytes, formatDuration } from '../report/event-lines.js';
+import { renderTimelineHtml, seriesFromSegments, type RateSeries, type TimelinePage, type TimelineRow } from '../report/timeline.js';
+import { rateSegments, rowsFromEvents, rowsFromModel, seriesFromSamples } from '../report/timeline-sources.js';
+import { checkWritableFolder, writeFileAtomically } from './files.js';
 import { VirtualClock } from '../util/clock.js';
 import { ActionError, InputError } from '../util/errors.js';
 import { arg, type CliCommand } from './command.js';
@@ -254,8 +257,33 @@ export function stallReport(events: readonly EngineEvent[], vms: readonly string
   return `unfinished: ${waiting.join(', ')}`;
 }
 
+/** What the timeline page needs beyond the Rehearsal: rows from the run itself, and its rates. */
+export interface PictureParts {
+  rows: Map<string, TimelineRow>;
+  arrays: RateSeries[];
+  hosts: RateSeries[];
+  ratesFrom: string;
+  /** time zero of the rows (the run's start on its clock) */
+  origin: number;
+  /** limits.hostBandwidth in bytes/s */
+  hostLimit: number | null;
+}
+
+export interface RehearsalWithPicture {
+  rehearsal: Rehearsal;
+  picture: PictureParts;
+}
+
+/** The configured array limits in bytes/s, for the picture's limit lines. */
+const hostLimitOf = (inv: Inventory): number | null => (inv.limits.hostBandwidthKiB === undefined ? null : inv.limits.hostBandwidthKiB * 1024);
+const arrayLimitsOf = (inv: Inventory): Map<string, number> => new Map(Object.entries(inv.limits.arrayBandwidthKiB).map(([a, kiB]) => [a, kiB * 1024]));
+
 /** The real engine on the inventory's test-driver hosts, a virtual clock and a temp state folder. */
 export async function rehearseOnEngine(inventory: Inventory): Promise<Rehearsal> {
+  return (await rehearseOnEngineWith(inventory)).rehearsal;
+}
+
+async function rehearseOnEngineWith(inventory: Inventory): Promise<RehearsalWithPicture> {
   const stateDir = mkdtempSync(join(tmpdir(), 'sanshift-simulate-'));
   const clock = new VirtualClock(Date.UTC(2026, 0, 1));
   const connections = new Connections(inventory, { clock, stateDir, guestTimes: DEFAULT_GUEST_TIMES });
@@ -276,7 +304,15 @@ export async function rehearseOnEngine(inventory: Inventory): Promise<Rehearsal>
       'a window runs from powered off to up again; a resync ends at the poll that sees every mirror of the VM in sync (every ' + inventory.policy.pollIntervalMs / 1000 + 's)',
     ];
     if (lowerBound.ms > endMs) notes.push('the makespan is below the lower bound: this engine does not enforce every bandwidth limit of the inventory yet');
-    return summarise(inventory.file, 'engine', fleet, rowsFrom(fleet, bundles.bundleOf, marks), bundles.bundles.length, endMs, lowerBound, notes);
+    const rehearsal = summarise(inventory.file, 'engine', fleet, rowsFrom(fleet, bundles.bundleOf, marks), bundles.bundles.length, endMs, lowerBound, notes);
+    const rows = rowsFromEvents(events);
+    const placement = new Map(outcome.plan.vms.map((v) => [v.name, { host: v.host, arrays: v.disks.map((d) => d.array ?? unnamedArrayOf(v.host)) }]));
+    const rates = rateSegments(events, rows, (vm) => placement.get(vm));
+    const origin = events.find((e) => e.kind === 'run-started')?.at ?? 0;
+    return {
+      rehearsal,
+      picture: { rows, origin, hostLimit: hostLimitOf(inventory), arrays: seriesFromSegments(rates.arrays, arrayLimitsOf(inventory)), hosts: seriesFromSegments(rates.hosts), ratesFrom: 'Rates: the speed the simulated md reported at each poll of the real engine (a VM in sync before its first poll: its bytes over its resync time); a VM\'s speed is split evenly over its disks\' arrays.' },
+    };
   } finally {
     await connections.close();
     rmSync(stateDir, { recursive: true, force: true });
@@ -285,12 +321,20 @@ export async function rehearseOnEngine(inventory: Inventory): Promise<Rehearsal>
 
 /** The scheduler's model over the inventory alone: no host is contacted. */
 export function rehearseOnModel(inventory: Inventory): Rehearsal {
+  return rehearseOnModelWith(inventory, false).rehearsal;
+}
+
+function rehearseOnModelWith(inventory: Inventory, picture: true): RehearsalWithPicture;
+function rehearseOnModelWith(inventory: Inventory, picture: false): { rehearsal: Rehearsal };
+function rehearseOnModelWith(inventory: Inventory, picture: boolean): { rehearsal: Rehearsal; picture?: PictureParts } {
   const model = fleetVmsFromInventory(inventory, { defaultSizeBytes: DEFAULT_SIMULATED_SIZE });
   const plan = planBundles(model.vms, inventory.limits);
   const result = simulateFleet(model.vms, inventory.limits, {
     plan,
     timings: () => MODEL_TIMINGS,
     scheduler: { seed: 0, mirrorSpeedKiB: SIMULATED_DISK_SPEED_KIB, ...(inventory.policy.resyncSpeedMaxKiB === undefined ? {} : { resyncSpeedMaxKiB: inventory.policy.resyncSpeedMaxKiB }) },
+    // every bandwidth allocation, for the picture only: a 10,000-VM fleet keeps millions of them
+    recordRates: picture,
   });
   const done = new Set(result.timeline.filter((e) => e.kind === 'vm-up' && e.phase === 'T2').map((e) => (e as { vm: string }).vm));
   const notes = [
@@ -301,11 +345,60 @@ export function rehearseOnModel(inventory: Inventory): Rehearsal {
   if (model.assumedDisks.length > 0) notes.push(`disks not named in the inventory, one ${formatBytes(DEFAULT_SIMULATED_SIZE)} disk assumed for: ${model.assumedDisks.join(', ')}`);
   const sized = model.defaultSizes.filter((d) => !model.assumedDisks.includes(d.split('/')[0]!));
   if (sized.length > 0) notes.push(`no simulate.sizes, ${formatBytes(DEFAULT_SIMULATED_SIZE)} assumed for: ${sized.join(', ')}`);
-  return summarise(inventory.file, 'model', model.vms, rowsFrom(model.vms, plan.bundleOf, marksFromModel(result.timeline, done)), plan.bundles.length, result.makespanMs, result.lowerBound, notes);
+  const rehearsal = summarise(inventory.file, 'model', model.vms, rowsFrom(model.vms, plan.bundleOf, marksFromModel(result.timeline, done)), plan.bundles.length, result.makespanMs, result.lowerBound, notes);
+  if (!picture) return { rehearsal };
+  return {
+    rehearsal,
+    picture: {
+      rows: rowsFromModel(result.timeline),
+      origin: 0,
+      hostLimit: hostLimitOf(inventory),
+      arrays: seriesFromSamples(result.rates, (m) => m.array, arrayLimitsOf(inventory)),
+      hosts: seriesFromSamples(result.rates, (m) => m.host),
+      ratesFrom: 'Rates: the bandwidth the scheduler\'s model gave each resync, summed per array and per host.',
+    },
+  };
 }
 
 export async function rehearse(inventory: Inventory): Promise<Rehearsal> {
   return canRunEngine(inventory) ? rehearseOnEngine(inventory) : rehearseOnModel(inventory);
+}
+
+/** The rehearsal, and what its timeline page needs. */
+export async function rehearseWithPicture(inventory: Inventory): Promise<RehearsalWithPicture> {
+  return canRunEngine(inventory) ? rehearseOnEngineWith(inventory) : rehearseOnModelWith(inventory, true);
+}
+
+/** The timeline page of a rehearsal: its rows and rates, with the facts the text output prints. */
+export function timelineOfRehearsal(r: Rehearsal, parts: PictureParts): TimelinePage {
+  const byVm = new Map(r.vms.map((v) => [v.vm, v]));
+  const rows = [...parts.rows.values()].map((row) => {
+    const v = byVm.get(row.vm);
+    return v === undefined ? row : { ...row, host: v.host, group: `bundle ${v.bundle}`, outcome: v.outcome, reason: v.reason ?? row.reason, bytes: row.bytes ?? v.bytes };
+  });
+  const lb = r.lowerBound;
+  const t = r.totals;
+  return {
+    title: `sanshift simulate: ${r.inventory}`,
+    subtitle: [r.source === 'engine' ? 'REHEARSAL on the real engine, virtual clock: nothing real is touched.' : 'MODEL: a rehearsal of the scheduler on a virtual clock, not of the engine: no host was contacted.'],
+    origin: parts.origin,
+    end: parts.origin + r.makespanMs,
+    wallClockStart: null,
+    lowerBound: { ms: lb.ms, label: lb.ms === lb.longestVmMs ? 'the longest single VM' : `bottleneck ${lb.bottleneck}` },
+    facts: [
+      ['VMs', `${t.vms} in ${r.bundles} bundles: ${t.done} done, ${t.failed} failed`],
+      ['makespan', `${formatDuration(r.makespanMs)} (${clockTime(r.makespanMs)})`],
+      ['lower bound', `${formatDuration(lb.ms)} (${lb.ms === lb.longestVmMs ? 'the longest single VM' : `bottleneck ${lb.bottleneck}`}); ratio ${r.ratio.toFixed(3)}`],
+      ['copied', `${formatBytes(t.bytes)} on ${t.disks} disks`],
+      ['downtime', `${formatDuration(t.downtimeMs)} in all, ${formatDuration(t.vms === 0 ? 0 : t.downtimeMs / t.vms)} per VM on average, ${formatDuration(t.maxDowntimeMs)} at most`],
+    ],
+    rows,
+    arrays: parts.arrays,
+    hosts: parts.hosts,
+    hostLimit: parts.hostLimit,
+    ratesFrom: parts.ratesFrom,
+    notes: r.notes,
+  };
 }
 
 /** h:mm:ss since the run started */
@@ -344,12 +437,23 @@ export function renderRehearsalJson(r: Rehearsal): string {
 export interface SimulateArgs {
   inventory: string;
   json: boolean;
+  /** also write the timeline page (HTML) to this file */
+  html?: string;
 }
 
 export async function simulateCommand(args: SimulateArgs, io: Io): Promise<number> {
+  // an unwritable page is refused before hours of virtual time are played, not after
+  if (args.html !== undefined) checkWritableFolder(args.html, '--html');
   const inventory = await loadInventory(args.inventory);
-  const r = await rehearse(inventory);
+  let r: Rehearsal;
+  if (args.html === undefined) r = await rehearse(inventory);
+  else {
+    const both = await rehearseWithPicture(inventory);
+    r = both.rehearsal;
+    writeFileAtomically(args.html, renderTimelineHtml(timelineOfRehearsal(r, both.picture)));
+  }
   io.out(args.json ? renderRehearsalJson(r) : renderRehearsalText(r));
+  if (args.html !== undefined) (args.json ? io.err : io.out).call(io, `timeline: ${args.html}\n`);
   return r.totals.failed > 0 || r.totals.done < r.totals.vms ? ExitCode.failed : ExitCode.ok;
 }
 
@@ -359,7 +463,9 @@ export const simulateCli: CliCommand = {
   builder: (y: Argv) =>
     y
       .option('json', { type: 'boolean', default: false, describe: 'print the rehearsal as JSON' })
+      .option('html', { type: 'string', nargs: 1, describe: 'also write the timeline page to FILE: one self-contained HTML file, opens with no network (docs/observability.md)' })
       .example('$0 simulate -i examples/fleet/inventory.yaml', 'the real engine on a test-driver fleet of 30 VMs')
+      .example('$0 simulate -i examples/fleet/inventory.yaml --html fleet.html', 'the same, and its timeline page')
       .example('$0 simulate -i fleet.yaml --json', 'real hosts: the scheduler\'s model, no host contacted'),
-  run: (a, io) => simulateCommand({ inventory: arg.string(a, 'inventory'), json: arg.flag(a, 'json') }, io),
+  run: (a, io) => simulateCommand({ inventory: arg.string(a, 'inventory'), json: arg.flag(a, 'json'), html: arg.optString(a, 'html') }, io),
 };
