@@ -3,6 +3,9 @@ import { historyReader, runFleet, RunMode, type RunSummary } from '../engine/run
 import { newRunId } from '../engine/journal.js';
 import type { EngineEvent } from '../engine/events.js';
 import { planFleet } from '../plan/fleet-plan.js';
+import { comparePlans, planFileOf, type PlanFile } from '../plan/plan-file.js';
+import type { Plan } from '../plan/types.js';
+import { inventoryDigest, readPlanFile, sanshiftVersion } from './plan-files.js';
 import { timestampedLine } from '../report/event-lines.js';
 import { initialFleetState, ProgressThrottle, reduceFleet, renderLiveFrame, type FleetLiveState } from '../report/progress-view.js';
 import { renderRunReportText } from '../report/run-report.js';
@@ -24,6 +27,8 @@ export interface RunArgs {
   stateDir?: string;
   /** write every event as a JSON line to this file; '-' for stdout */
   events?: string;
+  /** execute exactly this saved plan (`plan -o`), or refuse if the fleet changed since */
+  plan?: string;
 }
 
 export interface RollbackArgs {
@@ -142,16 +147,39 @@ async function confirm(io: Io, question: string, yes: boolean): Promise<boolean>
   return /^y(es)?$/i.test(answer.trim());
 }
 
-async function execute(session: Session, io: Io, vms: string[], mode: RunMode, reverse: boolean, yes: boolean, verb: string, eventsTo?: string): Promise<number> {
+/** A saved plan to execute (`run --plan`): where it was read from, and what it holds. */
+interface SavedPlan {
+  file: string;
+  plan: PlanFile;
+  /** the -i the run was given, for the digest of the inventory now */
+  inventoryFile: string;
+}
+
+/** Refuses (exit 2, nothing touched) a saved plan the fleet no longer matches, naming every change. */
+function refuseIfStale(saved: SavedPlan, fresh: Plan): void {
+  const now = planFileOf(fresh, inventoryDigest(saved.inventoryFile), saved.plan.selection, sanshiftVersion());
+  const changes = comparePlans(saved.plan, now);
+  if (changes.length === 0) return;
+  const hint = `review what changed, then make a new plan: sanshift plan -i ${saved.inventoryFile}${saved.plan.selection.length === 0 ? '' : ` ${saved.plan.selection.join(' ')}`} -o ${saved.file}`;
+  // one fix for all of them, after the last
+  throw new InputError(changes.map((c, i) => ({ code: InputErrorCode.wrongState, message: `the plan is stale: ${c.kind}: ${c.detail}`, ...(i === changes.length - 1 ? { hint } : {}), at: { file: saved.file, ...(c.vm === null ? {} : { vm: c.vm }) } })));
+}
+
+async function execute(session: Session, io: Io, vms: string[], mode: RunMode, reverse: boolean, yes: boolean, verb: string, eventsTo?: string, saved?: SavedPlan): Promise<number> {
   const { inventory, connections, clock, stateDir } = session;
   const now = clock.now();
   const runId = newRunId(now);
-  const outcome = await planFleet(inventory, connections, { vms, runId, now: new Date(now), history: historyReader(stateDir), reverse });
+  // a saved plan is planned again with its own selection, then compared: it runs only if nothing changed
+  const outcome = await planFleet(inventory, connections, { vms: saved?.plan.selection ?? vms, runId, now: new Date(now), history: historyReader(stateDir), reverse });
   // With --events -, stdout carries the JSON lines; what the operator reads goes to stderr.
   const human = (t: string) => (eventsTo === '-' ? io.err(t) : io.out(t));
   if (connections.rehearsal) human(REHEARSAL_BANNER);
   if (outcome.problems.length > 0) throw new InputError(outcome.problems);
   for (const u of outcome.unreachable) throw u;
+  if (saved !== undefined) {
+    refuseIfStale(saved, outcome.plan);
+    human(`plan ${saved.file} (made ${saved.plan.createdAt}) still matches the fleet: running exactly it\n`);
+  }
   const todo = outcome.plan.vms.filter((v) => v.done !== true);
   if (todo.length === 0 && mode === RunMode.rollback) {
     // The planner marks a migrated VM done: its old volumes are stale, so plain rollback must refuse.
@@ -186,9 +214,14 @@ async function execute(session: Session, io: Io, vms: string[], mode: RunMode, r
 }
 
 export async function runCommand(args: RunArgs, io: Io): Promise<number> {
+  // what can be refused without a host is refused before any is contacted
+  if (args.plan !== undefined && args.vm.length > 0) {
+    throw InputError.one({ code: InputErrorCode.invalidInput, message: `run --plan ${args.plan} names its own VMs; ${args.vm.join(', ')} cannot be added or chosen`, hint: 'leave out the VM names, or make a plan of just those VMs: sanshift plan -i INVENTORY VM... -o FILE' });
+  }
+  const saved = args.plan === undefined ? undefined : { file: args.plan, plan: readPlanFile(args.plan), inventoryFile: args.inventory };
   const session = await openSession(args.inventory, args.stateDir);
   try {
-    return await execute(session, io, args.vm, RunMode.migrate, false, args.yes, 'migrate', args.events);
+    return await execute(session, io, args.vm, RunMode.migrate, false, args.yes, 'migrate', args.events, saved);
   } finally {
     await session.connections.close();
   }
@@ -213,11 +246,13 @@ export const runCli: CliCommand = {
       .positional('vm', { type: 'string', array: true, default: [], describe: 'VMs to migrate (default: every VM of the inventory)' })
       .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'do not ask for confirmation (needed when stdin is not a terminal)' })
       .option('events', { type: 'string', nargs: 1, describe: 'also write every event as one JSON object per line to FILE (appended), or - for stdout (docs/events.md)' })
+      .option('plan', { type: 'string', nargs: 1, describe: 'execute exactly the plan saved by `sanshift plan -o FILE`; refused, naming every change, if the fleet or the inventory changed since' })
       .example('$0 run -i fleet.yaml', 'migrate every VM of fleet.yaml, after a confirmation')
+      .example('$0 run -i fleet.yaml --plan fleet.plan.json', 'migrate exactly the VMs of a reviewed plan, if nothing changed since')
       .example('$0 run -i fleet.yaml db1 --yes', 'pilot: migrate db1 alone, without asking')
       .example('$0 run -i fleet.yaml --yes --events run.jsonl', 'also log every event as JSON lines to run.jsonl')
-      .epilog('Each VM restarts twice: T1 onto its mirrors, T2 onto its new volumes. Running it again continues where things stand.\nAt the end, the run report is printed and written beside the journal (sanshift report shows it again).\nExit codes: 0 every VM done, 1 a VM failed, 2 invalid input (nothing touched), 3 declined.'),
-  run: (a, io) => runCommand({ inventory: arg.string(a, 'inventory'), vm: arg.strings(a, 'vm'), yes: arg.flag(a, 'yes'), stateDir: arg.optString(a, 'state-dir'), events: arg.optString(a, 'events') }, io),
+      .epilog('Each VM restarts twice: T1 onto its mirrors, T2 onto its new volumes. Running it again continues where things stand.\nAt the end, the run report is printed and written beside the journal (sanshift report shows it again).\nExit codes: 0 every VM done, 1 a VM failed, 2 invalid input or a stale --plan (nothing touched), 3 declined.'),
+  run: (a, io) => runCommand({ inventory: arg.string(a, 'inventory'), vm: arg.strings(a, 'vm'), yes: arg.flag(a, 'yes'), stateDir: arg.optString(a, 'state-dir'), events: arg.optString(a, 'events'), plan: arg.optString(a, 'plan') }, io),
 };
 
 export const rollbackCli: CliCommand = {
