@@ -3,8 +3,12 @@ import { historyReader, runFleet, RunMode, type RunSummary } from '../engine/run
 import { newRunId } from '../engine/journal.js';
 import type { EngineEvent } from '../engine/events.js';
 import { planFleet } from '../plan/fleet-plan.js';
+import { unnamedArrayOf } from '../plan/fleet-input.js';
 import { comparePlans, planFileOf, type PlanFile } from '../plan/plan-file.js';
-import type { Plan } from '../plan/types.js';
+import type { Plan, VmPlan } from '../plan/types.js';
+import type { MetricsPlacement } from '../report/metrics.js';
+import { checkWritableFolder } from './files.js';
+import { MetricsFile } from './metrics-file.js';
 import { inventoryDigest, readPlanFile, sanshiftVersion } from './plan-files.js';
 import { timestampedLine } from '../report/event-lines.js';
 import { initialFleetState, ProgressThrottle, reduceFleet, renderLiveFrame, type FleetLiveState } from '../report/progress-view.js';
@@ -29,6 +33,8 @@ export interface RunArgs {
   events?: string;
   /** execute exactly this saved plan (`plan -o`), or refuse if the fleet changed since */
   plan?: string;
+  /** keep the run's Prometheus metrics in this file (node_exporter's textfile collector) */
+  metrics?: string;
 }
 
 export interface RollbackArgs {
@@ -94,8 +100,10 @@ class RunDisplay {
     private readonly io: Io,
     private readonly write: (text: string) => void,
     live: boolean,
+    plannedBytes: ReadonlyMap<string, number> = new Map(),
   ) {
     this.screen = live ? liveScreenFor(io) : null;
+    this.state = initialFleetState([...plannedBytes.keys()], plannedBytes);
   }
 
   on(e: EngineEvent): void {
@@ -165,7 +173,7 @@ function refuseIfStale(saved: SavedPlan, fresh: Plan): void {
   throw new InputError(changes.map((c, i) => ({ code: InputErrorCode.wrongState, message: `the plan is stale: ${c.kind}: ${c.detail}`, ...(i === changes.length - 1 ? { hint } : {}), at: { file: saved.file, ...(c.vm === null ? {} : { vm: c.vm }) } })));
 }
 
-async function execute(session: Session, io: Io, vms: string[], mode: RunMode, reverse: boolean, yes: boolean, verb: string, eventsTo?: string, saved?: SavedPlan): Promise<number> {
+async function execute(session: Session, io: Io, vms: string[], mode: RunMode, reverse: boolean, yes: boolean, verb: string, eventsTo?: string, saved?: SavedPlan, metricsTo?: string): Promise<number> {
   const { inventory, connections, clock, stateDir } = session;
   const now = clock.now();
   const runId = newRunId(now);
@@ -195,10 +203,13 @@ async function execute(session: Session, io: Io, vms: string[], mode: RunMode, r
     return ExitCode.declined;
   }
   const events = openEventStream(eventsTo, io);
-  const display = new RunDisplay(io, human, io.isTTY && eventsTo !== '-');
+  const planned = plannedBytes(todo);
+  const display = new RunDisplay(io, human, io.isTTY && eventsTo !== '-', planned);
+  const metrics = metricsTo === undefined ? null : new MetricsFile(metricsTo, placementOf(todo), planned);
   const emit = (e: EngineEvent) => {
     events?.write(e);
     display.on(e);
+    metrics?.on(e);
   };
   let summary: RunSummary;
   try {
@@ -206,11 +217,25 @@ async function execute(session: Session, io: Io, vms: string[], mode: RunMode, r
   } finally {
     display.close();
     events?.close();
+    metrics?.close();
   }
+  if (metrics?.failure != null) io.err(`warning: the metrics file ${metrics.file} could not be written: ${metrics.failure}\n`);
   const report = reportFromJournal(stateDir, summary.run, { resyncBytes: display.resyncBytes(), inSyncAt: display.inSyncAt() });
   const files = writeRunReport(stateDir, report);
   human(`\n${renderRunReportText(report)}journal: ${summary.journal}\nreport:  ${files.markdown}\n         ${files.json}\n`);
   return summary.ok ? ExitCode.ok : ExitCode.failed;
+}
+
+/** Each VM's host and the array of each of its disks, where the metrics count its resync. */
+function placementOf(vms: readonly VmPlan[]): Map<string, MetricsPlacement> {
+  return new Map(vms.map((v) => [v.name, { host: v.host, arrays: v.disks.map((d) => d.array ?? unnamedArrayOf(v.host)) }]));
+}
+
+/** Each VM's size when preflight read every one of its disks: the fleet ETA counts in bytes. */
+function plannedBytes(vms: readonly VmPlan[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const v of vms) if (v.disks.length > 0 && v.disks.every((d) => d.sizeBytes !== undefined)) out.set(v.name, v.disks.reduce((a, d) => a + d.sizeBytes!, 0));
+  return out;
 }
 
 export async function runCommand(args: RunArgs, io: Io): Promise<number> {
@@ -219,9 +244,10 @@ export async function runCommand(args: RunArgs, io: Io): Promise<number> {
     throw InputError.one({ code: InputErrorCode.invalidInput, message: `run --plan ${args.plan} names its own VMs; ${args.vm.join(', ')} cannot be added or chosen`, hint: 'leave out the VM names, or make a plan of just those VMs: sanshift plan -i INVENTORY VM... -o FILE' });
   }
   const saved = args.plan === undefined ? undefined : { file: args.plan, plan: readPlanFile(args.plan), inventoryFile: args.inventory };
+  if (args.metrics !== undefined) checkWritableFolder(args.metrics, '--metrics');
   const session = await openSession(args.inventory, args.stateDir);
   try {
-    return await execute(session, io, args.vm, RunMode.migrate, false, args.yes, 'migrate', args.events, saved);
+    return await execute(session, io, args.vm, RunMode.migrate, false, args.yes, 'migrate', args.events, saved, args.metrics);
   } finally {
     await session.connections.close();
   }
@@ -247,12 +273,14 @@ export const runCli: CliCommand = {
       .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'do not ask for confirmation (needed when stdin is not a terminal)' })
       .option('events', { type: 'string', nargs: 1, describe: 'also write every event as one JSON object per line to FILE (appended), or - for stdout (docs/events.md)' })
       .option('plan', { type: 'string', nargs: 1, describe: 'execute exactly the plan saved by `sanshift plan -o FILE`; refused, naming every change, if the fleet or the inventory changed since' })
+      .option('metrics', { type: 'string', nargs: 1, describe: 'keep Prometheus metrics of the run in FILE (rewritten atomically every 5 s and at the end), for node_exporter\'s textfile collector (docs/observability.md)' })
       .example('$0 run -i fleet.yaml', 'migrate every VM of fleet.yaml, after a confirmation')
       .example('$0 run -i fleet.yaml --plan fleet.plan.json', 'migrate exactly the VMs of a reviewed plan, if nothing changed since')
+      .example('$0 run -i fleet.yaml --yes --metrics /var/lib/node_exporter/textfile/sanshift.prom', 'with metrics for Prometheus')
       .example('$0 run -i fleet.yaml db1 --yes', 'pilot: migrate db1 alone, without asking')
       .example('$0 run -i fleet.yaml --yes --events run.jsonl', 'also log every event as JSON lines to run.jsonl')
       .epilog('Each VM restarts twice: T1 onto its mirrors, T2 onto its new volumes. Running it again continues where things stand.\nAt the end, the run report is printed and written beside the journal (sanshift report shows it again).\nExit codes: 0 every VM done, 1 a VM failed, 2 invalid input or a stale --plan (nothing touched), 3 declined.'),
-  run: (a, io) => runCommand({ inventory: arg.string(a, 'inventory'), vm: arg.strings(a, 'vm'), yes: arg.flag(a, 'yes'), stateDir: arg.optString(a, 'state-dir'), events: arg.optString(a, 'events'), plan: arg.optString(a, 'plan') }, io),
+  run: (a, io) => runCommand({ inventory: arg.string(a, 'inventory'), vm: arg.strings(a, 'vm'), yes: arg.flag(a, 'yes'), stateDir: arg.optString(a, 'state-dir'), events: arg.optString(a, 'events'), plan: arg.optString(a, 'plan'), metrics: arg.optString(a, 'metrics') }, io),
 };
 
 export const rollbackCli: CliCommand = {

@@ -5,6 +5,7 @@ import { readAllJournals } from '../engine/journal.js';
 import { observeFleet, type VmStatus } from '../engine/status.js';
 import { planFleet } from '../plan/fleet-plan.js';
 import { formatDuration, formatSpeed } from '../report/event-lines.js';
+import { runPace, type RunPace } from '../report/fleet-eta.js';
 import { openSession } from './common.js';
 import type { Argv } from 'yargs';
 import { arg, type CliCommand } from './command.js';
@@ -34,13 +35,23 @@ export function renderStatusTable(rows: readonly VmStatus[]): string {
   return `${[line(head), ...body.map(line)].join('\n')}\n`;
 }
 
+/** The fleet line under the table: the run under way and when it should end at its pace. */
+export function renderPace(pace: RunPace | null, now: number): string {
+  if (pace === null) return '';
+  const elapsed = formatDuration(now - Date.parse(pace.startedAt));
+  const eta = pace.eta.seconds === null ? 'fleet ETA unknown until a VM finishes' : `fleet ETA ${formatDuration(pace.eta.seconds * 1000)} at that pace`;
+  return `run ${pace.run} under way: ${pace.finishedVms} of ${pace.vms} VMs finished since ${pace.startedAt} (${elapsed}); ${eta}\n`;
+}
+
 export async function statusCommand(args: StatusArgs, io: Io): Promise<number> {
   const session = await openSession(args.inventory, args.stateDir);
   try {
     const now = session.clock.now();
     const outcome = await planFleet(session.inventory, session.connections, { vms: args.vm, runId: 'status', now: new Date(now), history: historyReader(session.stateDir), withoutPreflight: true });
-    const rows = await observeFleet(session.inventory, session.connections, outcome.plan.vms.filter((v) => v.steps.length > 0 || v.done === true), readAllJournals(session.stateDir));
-    io.out(args.json ? `${JSON.stringify({ vms: rows }, null, 2)}\n` : renderStatusTable(rows));
+    const records = readAllJournals(session.stateDir);
+    const rows = await observeFleet(session.inventory, session.connections, outcome.plan.vms.filter((v) => v.steps.length > 0 || v.done === true), records);
+    const pace = runPace(records, now);
+    io.out(args.json ? `${JSON.stringify({ vms: rows, run: pace }, null, 2)}\n` : `${renderStatusTable(rows)}${renderPace(pace, now)}`);
     return rows.some((r) => r.phase === 'failed' || r.phase === 'unknown') ? ExitCode.failed : ExitCode.ok;
   } finally {
     await session.connections.close();
