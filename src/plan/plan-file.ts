@@ -216,7 +216,11 @@ export function comparePlans(saved: PlanFile, fresh: PlanFile): Change[] {
     }
     const before = changes.length;
     if (was.host !== now.host || was.uri !== now.uri) changes.push({ vm, kind: ChangeKind.host, detail: `host ${was.host} (${was.uri}) then, ${now.host} (${now.uri}) now` });
-    if (was.done !== now.done) changes.push({ vm, kind: ChangeKind.state, detail: was.done ? 'its migration was complete then, it is not now' : 'its migration completed since the plan: nothing left to do' });
+    if (was.done !== now.done) {
+      // a done VM is planned with no disks and no definition: comparing those would only repeat this
+      changes.push({ vm, kind: ChangeKind.state, detail: was.done ? 'its migration was complete then, it is not now' : 'its migration completed since the plan: nothing left to do' });
+      continue;
+    }
     if (was.definitionSha256 !== now.definitionSha256) {
       const diff = definitionDiff(savedXml.get(vm) ?? '', freshXml.get(vm) ?? '');
       changes.push({ vm, kind: ChangeKind.definition, detail: `its persistent definition changed${diff === '' ? '' : `: ${diff}`}` });
