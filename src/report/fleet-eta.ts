@@ -17,6 +17,8 @@ export interface FleetProgress {
   finishedVms: number;
   /** the mean T2 window seen so far (the last VM's T2 comes after the last byte), ms */
   meanT2Ms: number | null;
+  /** the longest ETA md gives for a resync running now, seconds: the fleet cannot end before it */
+  runningEtaSeconds?: number | null;
 }
 
 export interface FleetEta {
@@ -28,7 +30,9 @@ export interface FleetEta {
 
 /**
  * Bytes when every size is known: what is left over the fleet's mean copy rate since its first
- * copy began (the rate the limits and the scheduler actually allow, not one poll's speed), plus
+ * copy began (the rate the limits and the scheduler actually allow, not one poll's speed), but
+ * never before the slowest resync running now ends (at the end of a run one large copy is often
+ * all that is left, and the mean rate of many copies side by side would promise too much); plus
  * one T2 window. Else the pace of finished VMs. A mean, so it settles as the run goes.
  */
 export function fleetEta(p: FleetProgress): FleetEta {
@@ -36,7 +40,7 @@ export function fleetEta(p: FleetProgress): FleetEta {
   const tail = (p.meanT2Ms ?? 0) / 1000;
   if (p.remainingBytes !== null && p.copyStartedAt !== null && p.copiedBytes > 0 && p.now > p.copyStartedAt) {
     const rate = p.copiedBytes / ((p.now - p.copyStartedAt) / 1000);
-    return { seconds: Math.round(p.remainingBytes / rate + tail), basis: 'bytes' };
+    return { seconds: Math.round(Math.max(p.remainingBytes / rate, p.runningEtaSeconds ?? 0) + tail), basis: 'bytes' };
   }
   if (p.startedAt !== null && p.finishedVms > 0 && p.now > p.startedAt) {
     const perVm = (p.now - p.startedAt) / 1000 / p.finishedVms;

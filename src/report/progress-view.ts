@@ -183,6 +183,7 @@ export function fleetEtaOf(state: FleetLiveState): FleetEta {
     vms: state.vms.length,
     finishedVms: state.vms.filter((v) => over.has(v.stage)).length,
     meanT2Ms: state.t2Windows === 0 ? null : state.t2DownMs / state.t2Windows,
+    runningEtaSeconds: Math.max(0, ...state.vms.filter((v) => v.stage === VmStage.resync && v.etaSeconds !== null).map((v) => v.etaSeconds!)),
   });
 }
 
@@ -225,7 +226,7 @@ export function renderSummaryLine(state: FleetLiveState): string {
   const speed = f.speedKiBs > 0 ? ` at ${formatSpeed(f.speedKiBs)}` : '';
   const eta = f.etaSeconds === null ? '' : ` · resync ETA ${formatDuration(f.etaSeconds * 1000)}`;
   const fleet = f.fleet.seconds === null || f.fleet.basis === 'done' ? '' : ` · fleet ETA ${formatDuration(f.fleet.seconds * 1000)}`;
-  return `${state.rehearsal ? 'REHEARSAL ' : ''}${state.vms.length} VMs: ${parts.join(', ')} · ${formatBytes(f.copiedBytes)} copied${speed}${eta}${fleet}${elapsed}`;
+  return `${state.rehearsal ? 'REHEARSAL ' : ''}${state.vms.length} VMs: ${parts.join(', ')} · ${formatBytes(f.copiedBytes)} copied${speed}${fleet}${eta}${elapsed}`;
 }
 
 export function renderVmLine(v: VmLiveState, now: number, nameWidth: number): string {

@@ -13,6 +13,11 @@ describe('fleetEta', () => {
     expect(fleetEta({ ...base, copiedBytes: 900 * GiB, remainingBytes: 100 * GiB, meanT2Ms: 60_000 })).toEqual({ seconds: 1060, basis: 'bytes' });
   });
 
+  test('never before the slowest resync running now: one large copy left outlasts the mean rate of many', () => {
+    // the mean rate says 1,000 s; md says the copy running now needs 1,500 s more
+    expect(fleetEta({ ...base, copiedBytes: 900 * GiB, remainingBytes: 100 * GiB, meanT2Ms: 60_000, runningEtaSeconds: 1500 })).toEqual({ seconds: 1560, basis: 'bytes' });
+  });
+
   test('a size unknown: the pace of finished VMs instead', () => {
     // 4 VMs in 10,000 s: 2,500 s each, 6 left
     expect(fleetEta({ ...base, copiedBytes: 5 * GiB, finishedVms: 4 })).toEqual({ seconds: 15_000, basis: 'vms' });
