@@ -25,6 +25,8 @@ interface Figures {
   vms: number;
   hosts: number;
   cliMs: number;
+  /** the same simulate without --html: the page's own cost is the difference */
+  cliNoPageMs: number;
   pageBytes: number;
   loadMs: number;
   firstPaintMs: number | null;
@@ -38,6 +40,9 @@ try {
   for (const vms of SIZES) {
     const inventory = writeFleetInventory(dir, vms);
     const html = join(dir, `fleet-${vms}.html`);
+    const tNoPage = performance.now();
+    if ((await main(['simulate', '-i', inventory], new RecordingIo())) !== 0) throw new Error('simulate failed');
+    const cliNoPageMs = performance.now() - tNoPage;
     const io = new RecordingIo();
     const t0 = performance.now();
     const code = await main(['simulate', '-i', inventory, '--html', html], io);
@@ -60,9 +65,9 @@ try {
     const domRows = await page.locator('g.row').count();
     await page.close();
     const hosts = hostsFor(vms);
-    const f: Figures = { vms, hosts, cliMs: Math.round(cliMs), pageBytes: statSync(html).size, loadMs: Math.round(timing.loadMs), firstPaintMs: timing.firstPaintMs === null ? null : Math.round(timing.firstPaintMs), scrollToEndMs: Math.round(scrollToEndMs), domRows };
+    const f: Figures = { vms, hosts, cliMs: Math.round(cliMs), cliNoPageMs: Math.round(cliNoPageMs), pageBytes: statSync(html).size, loadMs: Math.round(timing.loadMs), firstPaintMs: timing.firstPaintMs === null ? null : Math.round(timing.firstPaintMs), scrollToEndMs: Math.round(scrollToEndMs), domRows };
     out.push(f);
-    console.log(`${vms} VMs on ${hosts} hosts: simulate --html ${f.cliMs} ms; page ${(f.pageBytes / 1024 / 1024).toFixed(2)} MiB; Chromium load ${f.loadMs} ms, first paint ${f.firstPaintMs} ms, scroll to the last row ${f.scrollToEndMs} ms; ${f.domRows} rows in the DOM`);
+    console.log(`${vms} VMs on ${hosts} hosts: simulate --html ${f.cliMs} ms (without --html ${f.cliNoPageMs} ms); page ${(f.pageBytes / 1024 / 1024).toFixed(2)} MiB; Chromium load ${f.loadMs} ms, first paint ${f.firstPaintMs} ms, scroll to the last row ${f.scrollToEndMs} ms; ${f.domRows} rows in the DOM`);
   }
   if (readme) {
     const html = join(dir, 'example-fleet.html');

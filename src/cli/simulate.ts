@@ -450,7 +450,8 @@ export async function simulateCommand(args: SimulateArgs, io: Io): Promise<numbe
   else {
     const both = await rehearseWithPicture(inventory);
     r = both.rehearsal;
-    writeFileAtomically(args.html, renderTimelineHtml(timelineOfRehearsal(r, both.picture)));
+    // the page names the inventory as the operator typed it
+    writeFileAtomically(args.html, renderTimelineHtml(timelineOfRehearsal({ ...r, inventory: args.inventory }, both.picture)));
   }
   io.out(args.json ? renderRehearsalJson(r) : renderRehearsalText(r));
   if (args.html !== undefined) (args.json ? io.err : io.out).call(io, `timeline: ${args.html}\n`);
