@@ -11,9 +11,11 @@ fail() { printf 'setup: FAILED: %s\n' "$*" >&2; exit 1; }
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 [ "$node_major" -ge 20 ] || fail "Node 20 or newer is needed (found $(node --version))"
 
-# Debian packages: the binding compiles against libvirt-dev with node-gyp (python3, make, g++).
+# Debian packages: the binding compiles against libvirt-dev with node-gyp (python3, make, g++);
+# chromium is the real browser the timeline page's test opens (playwright-core drives it and
+# downloads no browser of its own).
 need=()
-for pkg in libvirt-dev pkg-config g++ make python3; do
+for pkg in libvirt-dev pkg-config g++ make python3 chromium; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -49,6 +51,8 @@ fi
 node -e "import('@unraid/libvirt').then(() => {}, (e) => { console.error(e.message); process.exit(1); })" ||
   fail "the native libvirt binding does not load"
 
+[ -x /usr/bin/chromium ] || fail "Debian's chromium is not at /usr/bin/chromium (the timeline page's browser test needs it)"
+
 say "building sanshift (tsc)"
 npx --no-install tsc -p tsconfig.build.json
-say "ready: $(node -p 'require("./package.json").version') on Node $(node --version), libvirt binding OK"
+say "ready: $(node -p 'require("./package.json").version') on Node $(node --version), libvirt binding OK, $(/usr/bin/chromium --version 2>/dev/null | head -1)"

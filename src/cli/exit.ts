@@ -9,6 +9,9 @@ export const ExitCode = {
   invalidInput: 2,
   /** the operator declined the confirmation */
   declined: 3,
+  /** `plan --detailed-exitcode` only: the plan succeeded and has VMs to migrate (Terraform's 2,
+   * which sanshift already gives to invalid input) */
+  changesPlanned: 4,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 

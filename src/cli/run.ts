@@ -3,6 +3,13 @@ import { historyReader, runFleet, RunMode, type RunSummary } from '../engine/run
 import { newRunId } from '../engine/journal.js';
 import type { EngineEvent } from '../engine/events.js';
 import { planFleet } from '../plan/fleet-plan.js';
+import { unnamedArrayOf } from '../plan/fleet-input.js';
+import { comparePlans, planFileOf, type PlanFile } from '../plan/plan-file.js';
+import type { Plan, VmPlan } from '../plan/types.js';
+import type { MetricsPlacement } from '../report/metrics.js';
+import { checkWritableFolder } from './files.js';
+import { MetricsFile } from './metrics-file.js';
+import { inventoryDigest, readPlanFile, sanshiftVersion } from './plan-files.js';
 import { timestampedLine } from '../report/event-lines.js';
 import { initialFleetState, ProgressThrottle, reduceFleet, renderLiveFrame, type FleetLiveState } from '../report/progress-view.js';
 import { renderRunReportText } from '../report/run-report.js';
@@ -34,6 +41,10 @@ export interface RunArgs {
   events?: string;
   selection?: SelectionArgs;
   verbosity?: Verbosity;
+  /** execute exactly this saved plan (`plan -o`), or refuse if the fleet changed since */
+  plan?: string;
+  /** keep the run's Prometheus metrics in this file (node_exporter's textfile collector) */
+  metrics?: string;
 }
 
 export interface RollbackArgs {
@@ -105,8 +116,10 @@ class RunDisplay {
     private readonly write: (text: string) => void,
     live: boolean,
     private readonly verbosity: Verbosity = 'normal',
+    plannedBytes: ReadonlyMap<string, number> = new Map(),
   ) {
     this.screen = live && verbosity === 'normal' ? liveScreenFor(io) : null;
+    this.state = initialFleetState([...plannedBytes.keys()], plannedBytes);
   }
 
   on(e: EngineEvent): void {
@@ -171,17 +184,58 @@ function pauseNote(stateDir: string): string | null {
   return `${describePause(req)}: this run starts after it, so it is not paused by it; it resumes the migration.\n`;
 }
 
-async function execute(session: Session, io: Io, vms: string[], mode: RunMode, reverse: boolean, yes: boolean, verb: string, eventsTo?: string, verbosity: Verbosity = 'normal'): Promise<number> {
+/** `{ key: value }`, or nothing when the value is undefined (exactOptionalPropertyTypes). */
+function opt<K extends string, V>(key: K, value: V | undefined): { [k in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [k in K]?: V };
+}
+
+/** A saved plan to execute (`run --plan`): where it was read from, and what it holds. */
+interface SavedPlan {
+  file: string;
+  plan: PlanFile;
+  /** the -i the run was given, for the digest of the inventory now */
+  inventoryFile: string;
+}
+
+/** Refuses (exit 2, nothing touched) a saved plan the fleet no longer matches, naming every change. */
+function refuseIfStale(saved: SavedPlan, fresh: Plan): void {
+  const now = planFileOf(fresh, inventoryDigest(saved.inventoryFile), saved.plan.selection, sanshiftVersion());
+  const changes = comparePlans(saved.plan, now);
+  if (changes.length === 0) return;
+  const hint = `review what changed, then make a new plan: sanshift plan -i ${saved.inventoryFile}${saved.plan.selection.length === 0 ? '' : ` ${saved.plan.selection.join(' ')}`} -o ${saved.file}`;
+  // one fix for all of them, after the last
+  throw new InputError(changes.map((c, i) => ({ code: InputErrorCode.wrongState, message: `the plan is stale: ${c.kind}: ${c.detail}`, ...(i === changes.length - 1 ? { hint } : {}), at: { file: saved.file, ...(c.vm === null ? {} : { vm: c.vm }) } })));
+}
+
+/** How `execute` runs: what the command line asked for beyond the VMs and the mode. */
+interface ExecuteOptions {
+  reverse: boolean;
+  yes: boolean;
+  verb: string;
+  eventsTo?: string;
+  verbosity?: Verbosity;
+  saved?: SavedPlan;
+  metricsTo?: string;
+}
+
+async function execute(session: Session, io: Io, vms: string[], mode: RunMode, o: ExecuteOptions): Promise<number> {
+  const { reverse, yes, verb, eventsTo, saved, metricsTo } = o;
+  const verbosity = o.verbosity ?? 'normal';
   const { inventory, connections, clock, stateDir } = session;
   const now = clock.now();
   const runId = newRunId(now);
   const resumeNote = pauseNote(stateDir);
-  const outcome = await planFleet(inventory, connections, { vms, runId, now: new Date(now), history: historyReader(stateDir), reverse });
+  // a saved plan is planned again with its own selection, then compared: it runs only if nothing changed
+  const outcome = await planFleet(inventory, connections, { vms: saved?.plan.selection ?? vms, runId, now: new Date(now), history: historyReader(stateDir), reverse });
   // With --events -, stdout carries the JSON lines; what the operator reads goes to stderr.
   const human = (t: string) => (eventsTo === '-' ? io.err(t) : io.out(t));
   if (connections.rehearsal && verbosity !== 'quiet') human(REHEARSAL_BANNER);
   if (outcome.problems.length > 0) throw new InputError(outcome.problems);
   for (const u of outcome.unreachable) throw u;
+  if (saved !== undefined) {
+    refuseIfStale(saved, outcome.plan);
+    human(`plan ${saved.file} (made ${saved.plan.createdAt}) still matches the fleet: running exactly it\n`);
+  }
   const todo = outcome.plan.vms.filter((v) => v.done !== true);
   const finished = outcome.plan.vms.filter((v) => v.done === true);
   if (finished.length > 0 && mode === RunMode.rollback) {
@@ -201,10 +255,13 @@ async function execute(session: Session, io: Io, vms: string[], mode: RunMode, r
   }
   if (resumeNote !== null && verbosity !== 'quiet') human(resumeNote);
   const events = openEventStream(eventsTo, io);
-  const display = new RunDisplay(io, human, io.isTTY && eventsTo !== '-', verbosity);
+  const planned = plannedBytes(todo);
+  const display = new RunDisplay(io, human, io.isTTY && eventsTo !== '-', verbosity, planned);
+  const metrics = metricsTo === undefined ? null : new MetricsFile(metricsTo, placementOf(todo), planned);
   const emit = (e: EngineEvent) => {
     events?.write(e);
     display.on(e);
+    metrics?.on(e);
   };
   // ENGINE WIRING: pass `stop.signal` to runFleet and flip ENGINE_HONOURS_PAUSE once the engine
   // checks the pause request before each new window and stops at a safe point on the signal.
@@ -228,18 +285,38 @@ async function execute(session: Session, io: Io, vms: string[], mode: RunMode, r
     uninstall();
     display.close();
     events?.close();
+    metrics?.close();
   }
+  if (metrics?.failure != null) io.err(`warning: the metrics file ${metrics.file} could not be written: ${metrics.failure}\n`);
   const report = reportFromJournal(stateDir, summary.run, { resyncBytes: display.resyncBytes(), inSyncAt: display.inSyncAt() });
   const files = writeRunReport(stateDir, report);
   human(`\n${renderRunReportText(report)}journal: ${summary.journal}\nreport:  ${files.markdown}\n         ${files.json}\n`);
   return summary.ok ? ExitCode.ok : ExitCode.failed;
 }
 
+/** Each VM's host and the array of each of its disks, where the metrics count its resync. */
+function placementOf(vms: readonly VmPlan[]): Map<string, MetricsPlacement> {
+  return new Map(vms.map((v) => [v.name, { host: v.host, arrays: v.disks.map((d) => d.array ?? unnamedArrayOf(v.host)) }]));
+}
+
+/** Each VM's size when preflight read every one of its disks: the fleet ETA counts in bytes. */
+function plannedBytes(vms: readonly VmPlan[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const v of vms) if (v.disks.length > 0 && v.disks.every((d) => d.sizeBytes !== undefined)) out.set(v.name, v.disks.reduce((a, d) => a + d.sizeBytes!, 0));
+  return out;
+}
+
 export async function runCommand(args: RunArgs, io: Io): Promise<number> {
+  // what can be refused without a host is refused before any is contacted
+  if (args.plan !== undefined && args.vm.length > 0) {
+    throw InputError.one({ code: InputErrorCode.invalidInput, message: `run --plan ${args.plan} names its own VMs; ${args.vm.join(', ')} cannot be added or chosen`, hint: 'leave out the VM names, or make a plan of just those VMs: sanshift plan -i INVENTORY VM... -o FILE' });
+  }
+  const saved = args.plan === undefined ? undefined : { file: args.plan, plan: readPlanFile(args.plan), inventoryFile: args.inventory };
+  if (args.metrics !== undefined) checkWritableFolder(args.metrics, '--metrics');
   const session = await openSession(args.inventory, args.stateDir);
   try {
     const vms = selectedNames(session.inventory, args.vm, args.selection ?? NO_SELECTION, session.stateDir);
-    return await execute(session, io, vms, RunMode.migrate, false, args.yes, 'migrate', args.events, args.verbosity);
+    return await execute(session, io, vms, RunMode.migrate, { reverse: false, yes: args.yes, verb: 'migrate', ...opt('eventsTo', args.events), ...opt('verbosity', args.verbosity), ...opt('saved', saved), ...opt('metricsTo', args.metrics) });
   } finally {
     await session.connections.close();
   }
@@ -255,8 +332,9 @@ export async function rollbackCommand(args: RollbackArgs, io: Io): Promise<numbe
   const session = await openSession(args.inventory, args.stateDir);
   try {
     const vms = selectedNames(session.inventory, named, sel, session.stateDir);
-    if (args.reverse) return await execute(session, io, vms, RunMode.migrate, true, args.yes, 'migrate back (reverse)', args.events, args.verbosity);
-    return await execute(session, io, vms, RunMode.rollback, false, args.yes, 'roll back', args.events, args.verbosity);
+    const common = { yes: args.yes, ...opt('eventsTo', args.events), ...opt('verbosity', args.verbosity) };
+    if (args.reverse) return await execute(session, io, vms, RunMode.migrate, { ...common, reverse: true, verb: 'migrate back (reverse)' });
+    return await execute(session, io, vms, RunMode.rollback, { ...common, reverse: false, verb: 'roll back' });
   } finally {
     await session.connections.close();
   }
@@ -271,13 +349,18 @@ export const runCli: CliCommand = {
       .positional('vm', { type: 'string', array: true, default: [], describe: 'VMs to migrate (default: every VM of the inventory)' })
       .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'do not ask for confirmation (needed when stdin is not a terminal)' })
       .option('events', { type: 'string', nargs: 1, describe: 'also write every event as one JSON object per line to FILE (appended), or - for stdout (docs/events.md)' })
+      .option('plan', { type: 'string', nargs: 1, describe: 'execute exactly the plan saved by `sanshift plan -o FILE`; refused, naming every change, if the fleet or the inventory changed since' })
+      .option('metrics', { type: 'string', nargs: 1, describe: 'keep Prometheus metrics of the run in FILE (rewritten atomically every 5 s and at the end), for node_exporter\'s textfile collector (docs/observability.md)' })
       .example('$0 run -i fleet.yaml', 'migrate every VM of fleet.yaml, after a confirmation')
+      .example('$0 run -i fleet.yaml --plan fleet.plan.json', 'migrate exactly the VMs of a reviewed plan, if nothing changed since')
+      .example('$0 run -i fleet.yaml --yes --metrics /var/lib/node_exporter/textfile/sanshift.prom', 'with metrics for Prometheus')
       .example('$0 run -i fleet.yaml db1 --yes', 'pilot: migrate db1 alone, without asking')
       .example('$0 run -i fleet.yaml --yes --events run.jsonl', 'also log every event as JSON lines to run.jsonl')
       .example("$0 run -i fleet.yaml --limit 'group:web,db*' --exclude db9", 'a selection')
       .example('$0 run -i fleet.yaml --failed --yes', 'again, the VMs whose last run failed')
-      .epilog('Each VM restarts twice: T1 onto its mirrors, T2 onto its new volumes. Running it again continues where things stand.\nAt the end, the run report is printed and written beside the journal (sanshift report shows it again).\nExit codes: 0 every VM done, 1 a VM failed, 2 invalid input (nothing touched), 3 declined.'),
-  run: (a, io) => runCommand({ inventory: arg.string(a, 'inventory'), vm: arg.strings(a, 'vm'), yes: arg.flag(a, 'yes'), stateDir: arg.optString(a, 'state-dir'), events: arg.optString(a, 'events'), selection: selectionArgs(a), verbosity: verbosityOf(a) }, io),
+      .epilog('Each VM restarts twice: T1 onto its mirrors, T2 onto its new volumes. Running it again continues where things stand.\nAt the end, the run report is printed and written beside the journal (sanshift report shows it again).\nExit codes: 0 every VM done, 1 a VM failed, 2 invalid input or a stale --plan (nothing touched), 3 declined.'),
+  run: (a, io) =>
+    runCommand({ inventory: arg.string(a, 'inventory'), vm: arg.strings(a, 'vm'), yes: arg.flag(a, 'yes'), stateDir: arg.optString(a, 'state-dir'), events: arg.optString(a, 'events'), selection: selectionArgs(a), verbosity: verbosityOf(a), plan: arg.optString(a, 'plan'), metrics: arg.optString(a, 'metrics') }, io),
 };
 
 export const rollbackCli: CliCommand = {

@@ -13,10 +13,13 @@ import { runFleet, RunMode } from '../engine/run.js';
 import { loadInventory } from '../inventory/load.js';
 import type { Inventory } from '../inventory/types.js';
 import { planBundles, type FleetVm } from '../plan/bundles.js';
-import { fleetVmsFromInventory, fleetVmsFromPlan } from '../plan/fleet-input.js';
+import { fleetVmsFromInventory, fleetVmsFromPlan, unnamedArrayOf } from '../plan/fleet-input.js';
 import { planFleet } from '../plan/fleet-plan.js';
 import { makespanLowerBound, simulateFleet, type LowerBound, type TimelineEvent, type VmTimings } from '../plan/fleet-sim.js';
 import { formatBytes, formatDuration } from '../report/event-lines.js';
+import { renderTimelineHtml, seriesFromSegments, type RateSeries, type TimelinePage, type TimelineRow } from '../report/timeline.js';
+import { rateSegments, rowsFromEvents, rowsFromModel, seriesFromSamples } from '../report/timeline-sources.js';
+import { checkWritableFolder, writeFileAtomically } from './files.js';
 import { VirtualClock } from '../util/clock.js';
 import { ActionError, InputError, InputErrorCode } from '../util/errors.js';
 import { formatInZone } from '../control/windows.js';
@@ -285,8 +288,33 @@ function hasWindows(inventory: Inventory, vms: readonly string[] | undefined): b
   return inventory.vms.some((v) => v.policy.windows !== undefined && (chosen === undefined || chosen.has(v.name)));
 }
 
+/** What the timeline page needs beyond the Rehearsal: rows from the run itself, and its rates. */
+export interface PictureParts {
+  rows: Map<string, TimelineRow>;
+  arrays: RateSeries[];
+  hosts: RateSeries[];
+  ratesFrom: string;
+  /** time zero of the rows (the run's start on its clock) */
+  origin: number;
+  /** limits.hostBandwidth in bytes/s */
+  hostLimit: number | null;
+}
+
+export interface RehearsalWithPicture {
+  rehearsal: Rehearsal;
+  picture: PictureParts;
+}
+
+/** The configured array limits in bytes/s, for the picture's limit lines. */
+const hostLimitOf = (inv: Inventory): number | null => (inv.limits.hostBandwidthKiB === undefined ? null : inv.limits.hostBandwidthKiB * 1024);
+const arrayLimitsOf = (inv: Inventory): Map<string, number> => new Map(Object.entries(inv.limits.arrayBandwidthKiB).map(([a, kiB]) => [a, kiB * 1024]));
+
 /** The real engine on the inventory's test-driver hosts, a virtual clock and a temp state folder. */
 export async function rehearseOnEngine(inventory: Inventory, options: RehearsalOptions = {}): Promise<Rehearsal> {
+  return (await rehearseOnEngineWith(inventory, options)).rehearsal;
+}
+
+async function rehearseOnEngineWith(inventory: Inventory, options: RehearsalOptions = {}): Promise<RehearsalWithPicture> {
   const stateDir = mkdtempSync(join(tmpdir(), 'sanshift-simulate-'));
   const clock = new VirtualClock((options.startAt ?? new Date(Date.UTC(2026, 0, 1))).getTime());
   const startAtMs = clock.now();
@@ -310,7 +338,15 @@ export async function rehearseOnEngine(inventory: Inventory, options: RehearsalO
     if (lowerBound.ms > endMs) notes.push('the makespan is below the lower bound: this engine does not enforce every bandwidth limit of the inventory yet');
     // ENGINE WIRING: drop this note once the coordinator waits on windowGate (src/control/windows.ts)
     if (hasWindows(inventory, options.vms)) notes.push('maintenance windows are not applied by the engine in this rehearsal yet: --model shows the run with them');
-    return summarise(inventory.file, startAtMs, 'engine', fleet, rowsFrom(fleet, bundles.bundleOf, marks), bundles.bundles.length, endMs, lowerBound, notes);
+    const rehearsal = summarise(inventory.file, startAtMs, 'engine', fleet, rowsFrom(fleet, bundles.bundleOf, marks), bundles.bundles.length, endMs, lowerBound, notes);
+    const rows = rowsFromEvents(events);
+    const placement = new Map(outcome.plan.vms.map((v) => [v.name, { host: v.host, arrays: v.disks.map((d) => d.array ?? unnamedArrayOf(v.host)) }]));
+    const rates = rateSegments(events, rows, (vm) => placement.get(vm));
+    const origin = events.find((e) => e.kind === 'run-started')?.at ?? 0;
+    return {
+      rehearsal,
+      picture: { rows, origin, hostLimit: hostLimitOf(inventory), arrays: seriesFromSegments(rates.arrays, arrayLimitsOf(inventory)), hosts: seriesFromSegments(rates.hosts), ratesFrom: 'Rates: the speed the simulated md reported at each poll of the real engine (a VM in sync before its first poll: its bytes over its resync time); a VM\'s speed is split evenly over its disks\' arrays.' },
+    };
   } finally {
     await connections.close();
     rmSync(stateDir, { recursive: true, force: true });
@@ -327,6 +363,12 @@ function narrowed(inventory: Inventory, vms: readonly string[] | undefined): Inv
 /** The scheduler's model over the inventory alone: no host is contacted. Honours the VMs'
  * maintenance windows from `startAt` (default: now). */
 export function rehearseOnModel(whole: Inventory, options: RehearsalOptions = {}): Rehearsal {
+  return rehearseOnModelWith(whole, options, false).rehearsal;
+}
+
+function rehearseOnModelWith(whole: Inventory, options: RehearsalOptions, picture: true): RehearsalWithPicture;
+function rehearseOnModelWith(whole: Inventory, options: RehearsalOptions, picture: false): { rehearsal: Rehearsal };
+function rehearseOnModelWith(whole: Inventory, options: RehearsalOptions, picture: boolean): { rehearsal: Rehearsal; picture?: PictureParts } {
   const inventory = narrowed(whole, options.vms);
   const startAtMs = (options.startAt ?? new Date()).getTime();
   const model = fleetVmsFromInventory(inventory, { defaultSizeBytes: DEFAULT_SIMULATED_SIZE });
@@ -341,6 +383,8 @@ export function rehearseOnModel(whole: Inventory, options: RehearsalOptions = {}
       gateOf: (b) => gates.get(b),
       startAtMs,
       canaryBundles: canaryBundlesOf(inventory, plan),
+      // every bandwidth allocation, for the picture only: a 10,000-VM fleet keeps millions of them
+      recordRates: picture,
     });
   } catch (err) {
     // windows that never open (or never together for a bundle) are the inventory's fault
@@ -361,17 +405,70 @@ export function rehearseOnModel(whole: Inventory, options: RehearsalOptions = {}
   const canaries = canaryBundlesOf(inventory, plan);
   if (canaries.length > 0) notes.push(`canaries first (rollout.canaries): no other VM enters T1 before ${plan.bundles.filter((b) => canaries.includes(b.id)).flatMap((b) => b.vms).join(', ')} ${canaries.length === 1 && plan.bundles[canaries[0]!]!.vms.length === 1 ? 'is' : 'are'} done`);
   if (gates.size > 0) notes.push(`maintenance windows applied from a start at ${new Date(startAtMs).toISOString()}: no T1 or T2 starts while a VM's window is closed (a bundle waits for all its members'); resyncs run on; the lower bound ignores the windows`);
-  return summarise(inventory.file, startAtMs, 'model', model.vms, rowsFrom(model.vms, plan.bundleOf, marksFromModel(result.timeline, done)), plan.bundles.length, result.makespanMs, result.lowerBound, notes);
+  const rehearsal = summarise(inventory.file, startAtMs, 'model', model.vms, rowsFrom(model.vms, plan.bundleOf, marksFromModel(result.timeline, done)), plan.bundles.length, result.makespanMs, result.lowerBound, notes);
+  if (!picture) return { rehearsal };
+  return {
+    rehearsal,
+    picture: {
+      rows: rowsFromModel(result.timeline),
+      origin: 0,
+      hostLimit: hostLimitOf(inventory),
+      arrays: seriesFromSamples(result.rates, (m) => m.array, arrayLimitsOf(inventory)),
+      hosts: seriesFromSamples(result.rates, (m) => m.host),
+      ratesFrom: 'Rates: the bandwidth the scheduler\'s model gave each resync, summed per array and per host.',
+    },
+  };
 }
 
 export async function rehearse(inventory: Inventory, options: RehearsalOptions & { model?: boolean } = {}): Promise<Rehearsal> {
-  const r = canRunEngine(inventory) && options.model !== true ? await rehearseOnEngine(inventory, options) : rehearseOnModel(inventory, options);
+  return (await rehearseWith(inventory, options, false)).rehearsal;
+}
+
+/** The rehearsal, and what its timeline page needs. */
+export async function rehearseWithPicture(inventory: Inventory, options: RehearsalOptions & { model?: boolean } = {}): Promise<RehearsalWithPicture> {
+  return (await rehearseWith(inventory, options, true)) as RehearsalWithPicture;
+}
+
+async function rehearseWith(inventory: Inventory, options: RehearsalOptions & { model?: boolean }, picture: boolean): Promise<{ rehearsal: Rehearsal; picture?: PictureParts }> {
+  const both = canRunEngine(inventory) && options.model !== true ? await rehearseOnEngineWith(inventory, options) : picture ? rehearseOnModelWith(inventory, options, true) : rehearseOnModelWith(inventory, options, false);
   const specs = new Map(inventory.vms.map((v) => [v.name, v]));
-  for (const row of r.vms) {
+  for (const row of both.rehearsal.vms) {
     const spec = specs.get(row.vm);
     if (spec?.policy.windows !== undefined) row.zone = zoneOf(spec);
   }
-  return r;
+  return both;
+}
+
+/** The timeline page of a rehearsal: its rows and rates, with the facts the text output prints. */
+export function timelineOfRehearsal(r: Rehearsal, parts: PictureParts): TimelinePage {
+  const byVm = new Map(r.vms.map((v) => [v.vm, v]));
+  const rows = [...parts.rows.values()].map((row) => {
+    const v = byVm.get(row.vm);
+    return v === undefined ? row : { ...row, host: v.host, group: `bundle ${v.bundle}`, outcome: v.outcome, reason: v.reason ?? row.reason, bytes: row.bytes ?? v.bytes };
+  });
+  const lb = r.lowerBound;
+  const t = r.totals;
+  return {
+    title: `sanshift simulate: ${r.inventory}`,
+    subtitle: [r.source === 'engine' ? 'REHEARSAL on the real engine, virtual clock: nothing real is touched.' : 'MODEL: a rehearsal of the scheduler on a virtual clock, not of the engine: no host was contacted.'],
+    origin: parts.origin,
+    end: parts.origin + r.makespanMs,
+    wallClockStart: null,
+    lowerBound: { ms: lb.ms, label: lb.ms === lb.longestVmMs ? 'the longest single VM' : `bottleneck ${lb.bottleneck}` },
+    facts: [
+      ['VMs', `${t.vms} in ${r.bundles} bundles: ${t.done} done, ${t.failed} failed`],
+      ['makespan', `${formatDuration(r.makespanMs)} (${clockTime(r.makespanMs)})`],
+      ['lower bound', `${formatDuration(lb.ms)} (${lb.ms === lb.longestVmMs ? 'the longest single VM' : `bottleneck ${lb.bottleneck}`}); ratio ${r.ratio.toFixed(3)}`],
+      ['copied', `${formatBytes(t.bytes)} on ${t.disks} disks`],
+      ['downtime', `${formatDuration(t.downtimeMs)} in all, ${formatDuration(t.vms === 0 ? 0 : t.downtimeMs / t.vms)} per VM on average, ${formatDuration(t.maxDowntimeMs)} at most`],
+    ],
+    rows,
+    arrays: parts.arrays,
+    hosts: parts.hosts,
+    hostLimit: parts.hostLimit,
+    ratesFrom: parts.ratesFrom,
+    notes: r.notes,
+  };
 }
 
 /** h:mm:ss since the run started */
@@ -421,6 +518,8 @@ export interface SimulateArgs {
   start?: string;
   /** --model: the scheduler's model even on test-driver hosts (it applies maintenance windows) */
   model?: boolean;
+  /** also write the timeline page (HTML) to this file */
+  html?: string;
 }
 
 /** --start: an ISO 8601 instant; a time without an offset is refused (whose 22:00?). */
@@ -434,11 +533,22 @@ export function parseStart(text: string | undefined): Date | undefined {
 }
 
 export async function simulateCommand(args: SimulateArgs, io: Io): Promise<number> {
+  // an unwritable page is refused before hours of virtual time are played, not after
+  if (args.html !== undefined) checkWritableFolder(args.html, '--html');
   const inventory = await loadInventory(args.inventory);
   const startAt = parseStart(args.start);
   const vms = selectedNames(inventory, args.vm ?? [], args.selection ?? { limit: [], exclude: [], failed: false }, stateDirFor(args.inventory, args.stateDir));
-  const r = await rehearse(inventory, { vms, ...(startAt === undefined ? {} : { startAt }), model: args.model === true });
+  const options = { vms, ...(startAt === undefined ? {} : { startAt }), model: args.model === true };
+  let r: Rehearsal;
+  if (args.html === undefined) r = await rehearse(inventory, options);
+  else {
+    const both = await rehearseWithPicture(inventory, options);
+    r = both.rehearsal;
+    // the page names the inventory as the operator typed it
+    writeFileAtomically(args.html, renderTimelineHtml(timelineOfRehearsal({ ...r, inventory: args.inventory }, both.picture)));
+  }
   io.out(args.json ? renderRehearsalJson(r) : renderRehearsalText(r));
+  if (args.html !== undefined) (args.json ? io.err : io.out).call(io, `timeline: ${args.html}\n`);
   return r.totals.failed > 0 || r.totals.done < r.totals.vms ? ExitCode.failed : ExitCode.ok;
 }
 
@@ -451,9 +561,11 @@ export const simulateCli: CliCommand = {
       .option('json', { type: 'boolean', default: false, describe: 'print the rehearsal as JSON' })
       .option('start', { type: 'string', describe: 'assume the run starts at this instant (ISO 8601 with offset; default: now): maintenance windows are read from there' })
       .option('model', { type: 'boolean', default: false, describe: "play the scheduler's model even on test-driver hosts (it applies maintenance windows)" })
+      .option('html', { type: 'string', nargs: 1, describe: 'also write the timeline page to FILE: one self-contained HTML file, opens with no network (docs/observability.md)' })
       .example('$0 simulate -i examples/fleet/inventory.yaml', 'the real engine on a test-driver fleet of 30 VMs')
+      .example('$0 simulate -i examples/fleet/inventory.yaml --html fleet.html', 'the same, and its timeline page')
       .example('$0 simulate -i fleet.yaml --json', 'real hosts: the scheduler\'s model, no host contacted')
       .example('$0 simulate -i fleet.yaml --limit group:canary --start 2026-11-24T20:00:00+01:00', 'when tonight\'s canaries go down'),
   run: (a, io) =>
-    simulateCommand({ inventory: arg.string(a, 'inventory'), json: arg.flag(a, 'json'), vm: arg.strings(a, 'vm'), selection: selectionArgs(a), stateDir: arg.optString(a, 'state-dir'), start: arg.optString(a, 'start'), model: arg.flag(a, 'model') }, io),
+    simulateCommand({ inventory: arg.string(a, 'inventory'), json: arg.flag(a, 'json'), vm: arg.strings(a, 'vm'), selection: selectionArgs(a), stateDir: arg.optString(a, 'state-dir'), start: arg.optString(a, 'start'), model: arg.flag(a, 'model'), html: arg.optString(a, 'html') }, io),
 };

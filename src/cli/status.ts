@@ -5,6 +5,7 @@ import { readAllJournals } from '../engine/journal.js';
 import { observeFleet, type VmStatus } from '../engine/status.js';
 import { planFleet } from '../plan/fleet-plan.js';
 import { formatDuration, formatSpeed } from '../report/event-lines.js';
+import { runPace, type RunPace } from '../report/fleet-eta.js';
 import { openSession } from './common.js';
 import type { Argv } from 'yargs';
 import { describePause, pauseApplies, readPause, type PauseRequest } from '../control/pause.js';
@@ -64,6 +65,14 @@ export function renderStatusTable(rows: readonly VmStatus[]): string {
   return `${[line(head), ...body.map(line)].join('\n')}\n`;
 }
 
+/** The fleet line under the table: the run under way and when it should end at its pace. */
+export function renderPace(pace: RunPace | null, now: number): string {
+  if (pace === null) return '';
+  const elapsed = formatDuration(now - Date.parse(pace.startedAt));
+  const eta = pace.eta.seconds === null ? 'fleet ETA unknown until a VM finishes' : `fleet ETA ${formatDuration(pace.eta.seconds * 1000)} at that pace`;
+  return `run ${pace.run} under way: ${pace.finishedVms} of ${pace.vms} VMs finished since ${pace.startedAt} (${elapsed}); ${eta}\n`;
+}
+
 export async function statusCommand(args: StatusArgs, io: Io): Promise<number> {
   const session = await openSession(args.inventory, args.stateDir);
   try {
@@ -73,8 +82,9 @@ export async function statusCommand(args: StatusArgs, io: Io): Promise<number> {
     const records = readAllJournals(session.stateDir);
     const rows = await observeFleet(session.inventory, session.connections, outcome.plan.vms.filter((v) => v.steps.length > 0 || v.done === true), records);
     const pause = pauseStatus(readPause(session.stateDir), records);
-    if (args.json) io.out(`${JSON.stringify({ ...(pause === null ? {} : { pause }), vms: rows }, null, 2)}\n`);
-    else io.out(`${pause === null ? '' : renderPauseLine(pause, args.inventory)}${renderStatusTable(rows)}`);
+    const pace = runPace(records, now);
+    if (args.json) io.out(`${JSON.stringify({ ...(pause === null ? {} : { pause }), vms: rows, run: pace }, null, 2)}\n`);
+    else io.out(`${pause === null ? '' : renderPauseLine(pause, args.inventory)}${renderStatusTable(rows)}${renderPace(pace, now)}`);
     return rows.some((r) => r.phase === 'failed' || r.phase === 'unknown') ? ExitCode.failed : ExitCode.ok;
   } finally {
     await session.connections.close();

@@ -3,6 +3,7 @@
 // drawing with log-update). Tested without a terminal.
 import type { EngineEvent } from '../engine/events.js';
 import { formatBytes, formatDuration, formatSpeed } from './event-lines.js';
+import { fleetEta, type FleetEta } from './fleet-eta.js';
 
 export const VmStage = {
   waiting: 'waiting',
@@ -33,6 +34,8 @@ export interface VmLiveState {
   /** event time of the last progress line, and the ETA it gave (seconds) */
   lastProgressAt: number | null;
   etaAtLastProgress: number | null;
+  /** bytes its disks hold, from the plan (preflight read them); null when unknown */
+  plannedBytes: number | null;
 }
 
 export interface FleetLiveState {
@@ -43,14 +46,21 @@ export interface FleetLiveState {
   now: number;
   vms: VmLiveState[];
   finished: boolean;
+  /** when the first copy began (the first new leg added), for the fleet ETA */
+  copyStartedAt: number | null;
+  /** T2 windows seen so far: their count and summed length, for the fleet ETA's tail */
+  t2Windows: number;
+  t2DownMs: number;
 }
 
-export function initialFleetState(vms: readonly string[] = []): FleetLiveState {
-  return { run: null, rehearsal: false, startedAt: null, now: 0, vms: vms.map(newVm), finished: false };
+/** The state before the first event; `plannedBytes` gives each VM's size when the plan knows it. */
+export function initialFleetState(vms: readonly string[] = [], plannedBytes: ReadonlyMap<string, number> = new Map()): FleetLiveState {
+  const planned = new Map(plannedBytes);
+  return { run: null, rehearsal: false, startedAt: null, now: 0, vms: vms.map((v) => newVm(v, planned.get(v) ?? null)), finished: false, copyStartedAt: null, t2Windows: 0, t2DownMs: 0 };
 }
 
-function newVm(vm: string): VmLiveState {
-  return { vm, stage: VmStage.waiting, doing: '', downSince: null, percent: null, speedKiBs: null, etaSeconds: null, doneBytes: 0, totalBytes: 0, reason: null, lastProgressAt: null, etaAtLastProgress: null };
+function newVm(vm: string, plannedBytes: number | null = null): VmLiveState {
+  return { vm, stage: VmStage.waiting, doing: '', downSince: null, percent: null, speedKiBs: null, etaSeconds: null, doneBytes: 0, totalBytes: 0, reason: null, lastProgressAt: null, etaAtLastProgress: null, plannedBytes };
 }
 
 const finishedStages: ReadonlySet<VmStage> = new Set([VmStage.done, VmStage.failed, VmStage.rolledBack]);
@@ -106,7 +116,7 @@ export function reduceFleet(state: FleetLiveState, e: EngineEvent): FleetLiveSta
         return { ...v, stage, doing: e.summary };
       });
     case 'step-finished':
-      return s;
+      return e.step === 'add-new-leg' && s.copyStartedAt === null ? { ...s, copyStartedAt: e.at } : s;
     case 'progress':
       return updateVm(s, e.vm, (v) => ({ ...v, stage: VmStage.resync, doing: 'resync', percent: e.percent, speedKiBs: e.speedKiBs, etaSeconds: e.etaSeconds, doneBytes: e.doneBytes, totalBytes: e.totalBytes, lastProgressAt: e.at, etaAtLastProgress: e.etaSeconds }));
     case 'resync-ended':
@@ -116,7 +126,7 @@ export function reduceFleet(state: FleetLiveState, e: EngineEvent): FleetLiveSta
     case 'down':
       return updateVm(s, e.vm, (v) => ({ ...v, stage: e.window === 'T1' ? VmStage.t1 : e.window === 'T2' ? VmStage.t2 : VmStage.rollback, downSince: e.at }));
     case 'up':
-      return updateVm(s, e.vm, (v) => ({ ...v, downSince: null, stage: e.window === 'T1' ? VmStage.resync : e.window === 'T2' ? VmStage.health : VmStage.rollback, doing: e.window === 'T1' ? 'resync starting' : v.doing }));
+      return updateVm(e.window === 'T2' ? { ...s, t2Windows: s.t2Windows + 1, t2DownMs: s.t2DownMs + e.downMs } : s, e.vm, (v) => ({ ...v, downSince: null, stage: e.window === 'T1' ? VmStage.resync : e.window === 'T2' ? VmStage.health : VmStage.rollback, doing: e.window === 'T1' ? 'resync starting' : v.doing }));
     case 'vm-finished':
       return updateVm(s, e.vm, (v) => ({
         ...v,
@@ -144,6 +154,37 @@ export interface FleetSummary {
   speedKiBs: number;
   /** seconds until the VMs resyncing now are in sync, at today's speed; null when unknown */
   etaSeconds: number | null;
+  /** when the whole fleet is done (fleet-eta.ts) */
+  fleet: FleetEta;
+}
+
+const over: ReadonlySet<VmStage> = new Set([VmStage.done, VmStage.failed, VmStage.rolledBack]);
+
+/** Bytes still to copy for the VMs not finished: what the plan says they hold less what is copied; null when a size is unknown. */
+export function remainingBytes(state: FleetLiveState): number | null {
+  let left = 0;
+  for (const v of state.vms) {
+    if (over.has(v.stage)) continue;
+    const size = v.plannedBytes ?? (v.totalBytes > 0 ? v.totalBytes : null);
+    if (size === null) return null;
+    left += Math.max(0, size - v.doneBytes);
+  }
+  return left;
+}
+
+/** The fleet ETA of a live state. */
+export function fleetEtaOf(state: FleetLiveState): FleetEta {
+  return fleetEta({
+    now: state.now,
+    startedAt: state.startedAt,
+    copyStartedAt: state.copyStartedAt,
+    copiedBytes: state.vms.reduce((a, v) => a + v.doneBytes, 0),
+    remainingBytes: remainingBytes(state),
+    vms: state.vms.length,
+    finishedVms: state.vms.filter((v) => over.has(v.stage)).length,
+    meanT2Ms: state.t2Windows === 0 ? null : state.t2DownMs / state.t2Windows,
+    runningEtaSeconds: Math.max(0, ...state.vms.filter((v) => v.stage === VmStage.resync && v.etaSeconds !== null).map((v) => v.etaSeconds!)),
+  });
 }
 
 export function summarize(state: FleetLiveState): FleetSummary {
@@ -163,6 +204,7 @@ export function summarize(state: FleetLiveState): FleetSummary {
     speedKiBs: speed,
     // the slowest mirror decides when the fleet's running resyncs end; bytes/speed is the floor
     etaSeconds: etas.length === 0 ? (speed > 0 ? Math.round(remaining / 1024 / speed) : null) : Math.max(...etas),
+    fleet: fleetEtaOf(state),
   };
 }
 
@@ -183,7 +225,8 @@ export function renderSummaryLine(state: FleetLiveState): string {
   if (f.down > 0) parts.push(`${f.down} down now`);
   const speed = f.speedKiBs > 0 ? ` at ${formatSpeed(f.speedKiBs)}` : '';
   const eta = f.etaSeconds === null ? '' : ` · resync ETA ${formatDuration(f.etaSeconds * 1000)}`;
-  return `${state.rehearsal ? 'REHEARSAL ' : ''}${state.vms.length} VMs: ${parts.join(', ')} · ${formatBytes(f.copiedBytes)} copied${speed}${eta}${elapsed}`;
+  const fleet = f.fleet.seconds === null || f.fleet.basis === 'done' ? '' : ` · fleet ETA ${formatDuration(f.fleet.seconds * 1000)}`;
+  return `${state.rehearsal ? 'REHEARSAL ' : ''}${state.vms.length} VMs: ${parts.join(', ')} · ${formatBytes(f.copiedBytes)} copied${speed}${fleet}${eta}${elapsed}`;
 }
 
 export function renderVmLine(v: VmLiveState, now: number, nameWidth: number): string {
