@@ -2,7 +2,7 @@
 import { historyReader, runFleet, RunMode, type RunSummary } from '../engine/run.js';
 import { newRunId } from '../engine/journal.js';
 import type { EngineEvent } from '../engine/events.js';
-import { planFleet } from '../plan/fleet-plan.js';
+import { planFleet, uncheckedProblems } from '../plan/fleet-plan.js';
 import { unnamedArrayOf } from '../plan/fleet-input.js';
 import { comparePlans, planFileOf, type PlanFile } from '../plan/plan-file.js';
 import type { Plan, VmPlan } from '../plan/types.js';
@@ -45,6 +45,8 @@ export interface RunArgs {
   plan?: string;
   /** keep the run's Prometheus metrics in this file (node_exporter's textfile collector) */
   metrics?: string;
+  /** go on when a preflight check could not run */
+  acceptUnchecked?: boolean;
 }
 
 export interface RollbackArgs {
@@ -216,6 +218,8 @@ interface ExecuteOptions {
   verbosity?: Verbosity;
   saved?: SavedPlan;
   metricsTo?: string;
+  /** go on when a preflight check could not run */
+  acceptUnchecked?: boolean;
 }
 
 async function execute(session: Session, io: Io, vms: string[], mode: RunMode, o: ExecuteOptions): Promise<number> {
@@ -232,6 +236,10 @@ async function execute(session: Session, io: Io, vms: string[], mode: RunMode, o
   if (connections.rehearsal && verbosity !== 'quiet') human(REHEARSAL_BANNER);
   if (outcome.problems.length > 0) throw new InputError(outcome.problems);
   for (const u of outcome.unreachable) throw u;
+  // a check that could not run is not a check that passed (I5 on a host nobody could read)
+  const unchecked = mode === RunMode.migrate ? uncheckedProblems(outcome.plan) : [];
+  if (unchecked.length > 0 && o.acceptUnchecked !== true) throw new InputError(unchecked);
+  if (unchecked.length > 0) human(`accepted without checking (--accept-unchecked):\n${unchecked.map((p) => `  ${p.at?.vm ?? ''}: ${p.message}`).join('\n')}\n`);
   if (saved !== undefined) {
     refuseIfStale(saved, outcome.plan);
     human(`plan ${saved.file} (made ${saved.plan.createdAt}) still matches the fleet: running exactly it\n`);
@@ -316,7 +324,7 @@ export async function runCommand(args: RunArgs, io: Io): Promise<number> {
   const session = await openSession(args.inventory, args.stateDir);
   try {
     const vms = selectedNames(session.inventory, args.vm, args.selection ?? NO_SELECTION, session.stateDir);
-    return await execute(session, io, vms, RunMode.migrate, { reverse: false, yes: args.yes, verb: 'migrate', ...opt('eventsTo', args.events), ...opt('verbosity', args.verbosity), ...opt('saved', saved), ...opt('metricsTo', args.metrics) });
+    return await execute(session, io, vms, RunMode.migrate, { reverse: false, yes: args.yes, verb: 'migrate', ...opt('eventsTo', args.events), ...opt('verbosity', args.verbosity), ...opt('saved', saved), ...opt('metricsTo', args.metrics), ...opt('acceptUnchecked', args.acceptUnchecked) });
   } finally {
     await session.connections.close();
   }
@@ -350,6 +358,7 @@ export const runCli: CliCommand = {
       .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'do not ask for confirmation (needed when stdin is not a terminal)' })
       .option('events', { type: 'string', nargs: 1, describe: 'also write every event as one JSON object per line to FILE (appended), or - for stdout (docs/events.md)' })
       .option('plan', { type: 'string', nargs: 1, describe: 'execute exactly the plan saved by `sanshift plan -o FILE`; refused, naming every change, if the fleet or the inventory changed since' })
+      .option('accept-unchecked', { type: 'boolean', default: false, describe: 'go on when a preflight check could not run (a host or its shell unreachable); they are listed first' })
       .option('metrics', { type: 'string', nargs: 1, describe: 'keep Prometheus metrics of the run in FILE (rewritten atomically every 5 s and at the end), for node_exporter\'s textfile collector (docs/observability.md)' })
       .example('$0 run -i fleet.yaml', 'migrate every VM of fleet.yaml, after a confirmation')
       .example('$0 run -i fleet.yaml --plan fleet.plan.json', 'migrate exactly the VMs of a reviewed plan, if nothing changed since')
@@ -360,7 +369,7 @@ export const runCli: CliCommand = {
       .example('$0 run -i fleet.yaml --failed --yes', 'again, the VMs whose last run failed')
       .epilog('Each VM restarts twice: T1 onto its mirrors, T2 onto its new volumes. Running it again continues where things stand.\nAt the end, the run report is printed and written beside the journal (sanshift report shows it again).\nExit codes: 0 every VM done, 1 a VM failed, 2 invalid input or a stale --plan (nothing touched), 3 declined.'),
   run: (a, io) =>
-    runCommand({ inventory: arg.string(a, 'inventory'), vm: arg.strings(a, 'vm'), yes: arg.flag(a, 'yes'), stateDir: arg.optString(a, 'state-dir'), events: arg.optString(a, 'events'), selection: selectionArgs(a), verbosity: verbosityOf(a), plan: arg.optString(a, 'plan'), metrics: arg.optString(a, 'metrics') }, io),
+    runCommand({ inventory: arg.string(a, 'inventory'), vm: arg.strings(a, 'vm'), yes: arg.flag(a, 'yes'), stateDir: arg.optString(a, 'state-dir'), events: arg.optString(a, 'events'), selection: selectionArgs(a), verbosity: verbosityOf(a), plan: arg.optString(a, 'plan'), metrics: arg.optString(a, 'metrics'), acceptUnchecked: arg.flag(a, 'accept-unchecked') }, io),
 };
 
 export const rollbackCli: CliCommand = {

@@ -93,6 +93,8 @@ interface SimArray {
   openCount: number;
   /** array_state read-auto: built and never written; mdadm --add or a write makes it clean */
   autoReadOnly: boolean;
+  /** its recovery makes no progress (a hung SAN) */
+  frozen?: boolean;
   counters: Counters;
 }
 
@@ -305,6 +307,21 @@ export class SimulatedHost implements CommandRunner {
     this.markFaulty(a, leg, true);
   }
 
+  /** The copy stops making progress, as on a SAN that hangs (the recovery neither ends nor fails). */
+  freezeRecovery(mirror: string): void {
+    this.settle();
+    const a = this.arrays.get(this.mdKname(mirror) ?? '');
+    if (a === undefined) throw new Error(`simulated host ${this.host}: no active array ${mirror}`);
+    a.frozen = true;
+  }
+
+  /** Changes what udev and sysfs say of a volume: its LUN serial, its logical sector size. */
+  setVolumeFacts(path: string, facts: { serial?: string; logicalBlockSize?: number }): void {
+    const v = this.volume(path);
+    if (facts.serial !== undefined) v.spec.serial = facts.serial;
+    if (facts.logicalBlockSize !== undefined) v.spec.logicalBlockSize = facts.logicalBlockSize;
+  }
+
   /** The host restarts: every md array, link and opener is gone. */
   reboot(): void {
     this.arrays.clear();
@@ -389,9 +406,11 @@ export class SimulatedHost implements CommandRunner {
       const running = [...this.arrays.values()].filter((a) => a.recoveredKiB !== null);
       if (running.length === 0) return;
       const share = this.hostBandwidthKiBs === null ? Infinity : this.hostBandwidthKiBs / running.length;
-      for (const a of running) a.speedKiBs = Math.max(1, Math.min(this.speedLimit(a), this.diskSpeedKiBs, share));
+      for (const a of running) a.speedKiBs = a.frozen === true ? 0 : Math.max(1, Math.min(this.speedLimit(a), this.diskSpeedKiBs, share));
       if (left <= 0) return;
-      const step = Math.min(left, ...running.map((a) => (a.sizeKiB - a.recoveredKiB!) / a.speedKiBs));
+      const moving = running.filter((a) => a.speedKiBs > 0);
+      if (moving.length === 0) return;
+      const step = Math.min(left, ...moving.map((a) => (a.sizeKiB - a.recoveredKiB!) / a.speedKiBs));
       for (const a of running) {
         a.recoveredKiB = Math.min(a.sizeKiB, a.recoveredKiB! + a.speedKiBs * step);
         if (a.sizeKiB - a.recoveredKiB < 1e-6) this.finishRecovery(a);

@@ -190,6 +190,21 @@ function unreachablePlan(vm: VmSpec, host: HostSpec, err: UnreachableError): VmP
   return { name: vm.name, host: host.name, uri: host.uri, disks: [], steps: [], originalXml: '', preflight: [{ check: 'libvirt', status: CheckStatus.notChecked, detail: `not checked, because ${err.message}` }] };
 }
 
+/** The preflight checks that could not run (a host's shell unreachable, another host's domains
+ * unreadable): `run` refuses them unless the operator accepts them by name of the flag. */
+export function uncheckedProblems(plan: Plan): Problem[] {
+  return plan.vms.flatMap((p) =>
+    p.preflight
+      .filter((c) => c.status === CheckStatus.notChecked)
+      .map((c) => ({
+        code: InputErrorCode.wrongState,
+        message: `preflight: ${c.check}${c.target === undefined ? '' : ` (${c.target})`} was not checked: ${c.detail}`,
+        hint: 'make the host reachable and run again, or, knowing what was not checked, accept it with --accept-unchecked',
+        at: { vm: p.name, host: p.host },
+      })),
+  );
+}
+
 /** A new volume claimed by two VMs of one host (mapping rules can do that quietly). */
 function crossVmConflicts(plans: readonly VmPlan[]): Problem[] {
   const owner = new Map<string, string>();

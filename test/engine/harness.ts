@@ -2,7 +2,7 @@
 // the simulated md host for the commands, a virtual clock, a temp state folder. `restart()`
 // gives a new engine (new Connections, journal read back from disk) over the same hosts, as
 // after a crash of the process: libvirt and md state survive, engine memory does not.
-import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Connections } from '../../src/engine/connections.js';
@@ -61,8 +61,10 @@ export class Fleet {
   /** wraps the hypervisor of a host, to inject faults */
   hvWrapper: ((hv: Hypervisor) => Hypervisor) | undefined;
 
-  constructor(inventoryYaml: string = BASE_INVENTORY) {
-    copyFileSync(NODE_XML, join(this.dir, 'node.xml'));
+  /** `editNode` changes the test driver's domains before anything reads them. */
+  constructor(inventoryYaml: string = BASE_INVENTORY, editNode?: (nodeXml: string) => string) {
+    if (editNode === undefined) copyFileSync(NODE_XML, join(this.dir, 'node.xml'));
+    else writeFileSync(join(this.dir, 'node.xml'), editNode(readFileSync(NODE_XML, 'utf8')));
     writeFileSync(join(this.dir, 'inventory.yaml'), inventoryYaml);
     this.inventory = parseInventory(inventoryYaml, join(this.dir, 'inventory.yaml'));
     this.connections = this.connect();
