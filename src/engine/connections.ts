@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listDisks } from '../domain/index.js';
+import { GuardedRunner } from '../host/guarded.js';
 import { LocalRunner } from '../host/local.js';
 import type { CommandRunner } from '../host/runner.js';
 import { SimulatedHost, type SimVolumeSpec } from '../host/simulated.js';
@@ -138,7 +139,8 @@ export class Connections implements PlanPorts {
       const runner = await this.runnerOrThrow(host);
       // A simulated host does no I/O: it only waits on the clock (its command cost), and a wait
       // on the clock inside a tracked call would hold the clock still until the guard gives up.
-      t = host.shell === 'simulated' ? runner : tracked(runner, this.options.clock);
+      const io = host.shell === 'simulated' ? runner : tracked(runner, this.options.clock);
+      t = new GuardedRunner(io, { clock: this.options.clock, sessions: this.inventory.limits.sessionsPerHost });
       this.trackedRunners.set(host.name, t);
     }
     return t;

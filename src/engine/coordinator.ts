@@ -14,6 +14,7 @@ import { planBundles, type BundlePlan, type FleetVm } from '../plan/bundles.js';
 import { RollingScheduler } from '../plan/scheduler.js';
 import { errorMessage } from '../util/errors.js';
 import type { EventSink } from './events.js';
+import type { ResumeStage } from './facts.js';
 
 /** Where a VM's loop asks the coordinator: before it prepares (the scheduler let its bundle into
  * T1: mirrors are built only for VMs about to go down), before each shutdown and each start. */
@@ -80,6 +81,8 @@ export class Coordinator {
     vms: readonly FleetVm[],
     limits: Limits,
     private readonly options: {
+      /** where each VM stands when the run starts (a resumed run); absent: fresh */
+      resume?: ReadonlyMap<string, ResumeStage>;
       resyncSpeedMaxKiB?: number;
       runnerOf: (host: string) => Promise<CommandRunner>;
       /** a disk's mirror and its two legs: speed changes check the array's identity first */
@@ -91,10 +94,44 @@ export class Coordinator {
     this.bundles = planBundles(vms, limits);
     this.scheduler = new RollingScheduler(this.bundles, vms, limits, options.resyncSpeedMaxKiB === undefined ? {} : { resyncSpeedMaxKiB: options.resyncSpeedMaxKiB });
     for (const vm of vms) this.stage.set(vm.name, freshStage());
+    this.resumeBundles(options.resume ?? new Map());
     this.hosts = new Map(vms.map((v) => [v.name, v.host]));
     this.targets = new Map(vms.map((v) => [v.name, v.disks.map((d) => d.target)]));
     this.manageBandwidth = limits.hostBandwidthKiB !== undefined || Object.keys(limits.arrayBandwidthKiB).length > 0;
     this.pump();
+  }
+
+  /**
+   * A resumed run: a bundle is registered where its most advanced member stands, so its windows
+   * obey the same limits, anti-affinity and order as a fresh one's (two halves of an HA pair never
+   * go down together after a resume). Its members are marked past what they did; a member behind
+   * the others (rare: killed mid-window) finishes its T1 without waiting for a grant.
+   */
+  private resumeBundles(resume: ReadonlyMap<string, ResumeStage>): void {
+    const rank: Record<ResumeStage, number> = { fresh: 0, 'in-t1': 1, 'after-t1': 2, 'in-t2': 3 };
+    for (const bundle of this.bundles.bundles) {
+      const stages = bundle.vms.map((v) => resume.get(v) ?? 'fresh');
+      const top = stages.reduce((a, b) => (rank[b] > rank[a] ? b : a), 'fresh' as ResumeStage);
+      if (top === 'fresh') continue;
+      this.scheduler.resume(bundle.id, top);
+      if (top === 'in-t1') this.grantedT1.add(bundle.id);
+      if (top === 'in-t2') this.grantedT2.add(bundle.id);
+      for (const [i, vm] of bundle.vms.entries()) {
+        const st = this.st(vm);
+        const mine = stages[i]!;
+        if (top === 'in-t1') {
+          st.downT1 = mine === 'in-t1';
+          continue;
+        }
+        // past T1 for the bundle: the T1 gates let its members through (they redo or finish T1)
+        st.downT1 = st.mirrorReady = st.upT1 = true;
+        if (top === 'in-t2') {
+          st.synced = true;
+          st.downT2 = mine === 'in-t2';
+        }
+      }
+      if (top !== 'in-t1') this.windowClosed.add(`${bundle.id}/T1`);
+    }
   }
 
   /** true when the coordinator sets md's sync_speed_max (bandwidth limits in the inventory) */

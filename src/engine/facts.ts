@@ -24,6 +24,8 @@ export interface MigrationFacts {
   joined: Map<string, JoinBaseline | null>;
   /** sanshift itself shut the VM down for the cutover, after a passed I3 check */
   shutDownForCutover: boolean;
+  /** a window sanshift opened (its shutdown done) and has not closed with a start yet */
+  openWindow: 'T1' | 'T2' | 'rollback' | null;
   /** define-on-new was journaled as done (the VM's definition moved to NEW) */
   definedOnNew: boolean;
   /** NEW's counters at the cutover (the final check, the VM off, the array holding NEW): if they
@@ -48,6 +50,7 @@ const empty = (): MigrationFacts => ({
   flushed: false,
   joined: new Map(),
   shutDownForCutover: false,
+  openWindow: null,
   definedOnNew: false,
   newAfterStop: new Map(),
   startOnNewIntended: false,
@@ -82,6 +85,7 @@ export function factsOf(records: readonly JournalRecord[], vm: string): Migratio
         break;
       case 'power':
         f.wantRunning = r.running;
+        f.openWindow = null;
         break;
       case 'intent':
         if (r.step === 'start-on-new') f.startOnNewIntended = true;
@@ -96,6 +100,7 @@ export function factsOf(records: readonly JournalRecord[], vm: string): Migratio
           case 'shutdown-vm':
             if (d['phase'] === 'T2') f.shutDownForCutover = true;
             else if (d['phase'] === 'T1') f.flushed = false;
+            f.openWindow = d['phase'] === 'T1' || d['phase'] === 'T2' || d['phase'] === 'rollback' ? d['phase'] : null;
             break;
           case 'flush-mirrors':
             f.flushed = true;
@@ -104,6 +109,10 @@ export function factsOf(records: readonly JournalRecord[], vm: string): Migratio
           case 'adopt-start':
             f.startedOnMirrorId = typeof d['id'] === 'number' ? d['id'] : null;
             f.shutDownForCutover = false;
+            f.openWindow = null;
+            break;
+          case 'start-on-old':
+            f.openWindow = null;
             break;
           case 'add-new-leg': {
             const baselines = (d['baselines'] ?? {}) as Record<string, JoinBaseline | null>;
@@ -124,6 +133,7 @@ export function factsOf(records: readonly JournalRecord[], vm: string): Migratio
             break;
           case 'start-on-new':
             f.startedOnNew = true;
+            f.openWindow = null;
             break;
           case 'health-gate':
             f.healthPassed = true;
@@ -153,4 +163,16 @@ export function factsOf(records: readonly JournalRecord[], vm: string): Migratio
     }
   }
   return f;
+}
+
+/** Where a VM stands for the fleet scheduler when a run starts, from the journal alone. */
+export type ResumeStage = 'fresh' | 'in-t1' | 'after-t1' | 'in-t2';
+
+export function resumeStageOf(f: MigrationFacts): ResumeStage {
+  // a migration that completed or rolled back begins anew; one that failed may be left mid-way
+  if (f.originalXml === null || f.outcome === 'done' || f.outcome === 'rolled-back') return 'fresh';
+  if (f.openWindow === 'T2' || f.definedOnNew) return 'in-t2';
+  if (f.openWindow === 'T1') return 'in-t1';
+  if (f.startedOnMirrorId !== null || f.joined.size > 0) return 'after-t1';
+  return 'fresh';
 }

@@ -10,7 +10,7 @@ import { InputError, InputErrorCode, errorMessage, type Problem } from '../util/
 import type { Connections } from './connections.js';
 import { Coordinator } from './coordinator.js';
 import type { EventSink } from './events.js';
-import { factsOf } from './facts.js';
+import { factsOf, resumeStageOf } from './facts.js';
 import { deviceOf } from '../host/probe.js';
 import { hostReaders, REMOTE_IN_USE_MAX_AGE_MS } from '../plan/fleet-plan.js';
 import { InUseIndex } from '../plan/in-use.js';
@@ -123,20 +123,18 @@ async function observersFor(o: FleetRunOptions, vms: readonly VmPlan[]): Promise
   return out;
 }
 
-/** VMs whose migration has not begun (no migration under way in the journals) go through the
- * fleet scheduler; VMs found mid-way (an interrupted run) continue on their own, since their
- * first window is behind them. Decided from the journals alone: no host is read twice. */
+/** Every VM goes through the fleet scheduler, a resumed one too: where each stands is read from
+ * the journals alone (no host is read twice), and its bundle is registered there, so down
+ * windows, bundles, anti-affinity and limits hold after an interruption as before it. */
 function coordinatorFor(o: FleetRunOptions, vms: readonly VmPlan[], history: readonly JournalRecord[]): Coordinator | undefined {
-  const fresh = vms.filter((vm) => {
-    const f = factsOf(history, vm.name);
-    return f.originalXml === null || f.outcome !== null;
-  });
-  if (fresh.length === 0) return undefined;
+  if (vms.length === 0) return undefined;
   const diskOf = new Map(vms.flatMap((v) => v.disks.map((d) => [`${v.name}/${d.target}`, { mirror: d.mirror, old: d.old, new: d.new }] as const)));
+  const resume = new Map(vms.map((vm) => [vm.name, resumeStageOf(factsOf(history, vm.name))] as const));
   return new Coordinator(
-    fleetVmsFromPlan(o.inventory, { ...o.plan, vms: fresh }, { defaultSizeBytes: UNKNOWN_DISK_SIZE_BYTES }),
+    fleetVmsFromPlan(o.inventory, { ...o.plan, vms: [...vms] }, { defaultSizeBytes: UNKNOWN_DISK_SIZE_BYTES }),
     o.inventory.limits,
     {
+      resume,
       ...(o.inventory.policy.resyncSpeedMaxKiB === undefined ? {} : { resyncSpeedMaxKiB: o.inventory.policy.resyncSpeedMaxKiB }),
       runnerOf: (host) => o.connections.trackedRunner(o.inventory.hosts[host]!),
       diskOf: (vm, target) => diskOf.get(`${vm}/${target}`)!,

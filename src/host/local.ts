@@ -1,6 +1,6 @@
 // Runs commands as real processes on this machine: argv straight to execve, no shell.
 import { execa } from 'execa';
-import { ActionError } from '../util/errors.js';
+import { ActionError, TimeoutError } from '../util/errors.js';
 import type { CommandResult, CommandRunner, RunOptions } from './runner.js';
 import { shellJoin } from './quote.js';
 
@@ -25,9 +25,8 @@ export async function runProcess(
   });
   const durationMs = Date.now() - started;
   if (result.timedOut) {
-    throw new ActionError(`\`${shellJoin(argv)}\` on host ${host} timed out after ${options.timeoutMs} ms`, {
-      host,
-    });
+    // the command was killed here; what it did on the far side is unknown
+    throw new TimeoutError(host, `\`${shellJoin(argv)}\``, options.timeoutMs ?? 0);
   }
   if (result.exitCode === undefined) {
     // never started (binary missing, permission) or killed by a signal

@@ -1,6 +1,7 @@
 // A simulated hypervisor shell: answers exactly the commands of the md and block-device layers
 // with outputs in the byte format of the lab captures (fixtures/md), on a virtual clock.
 // Unknown commands exit 127, so nothing silently succeeds.
+import { UnreachableError } from '../util/errors.js';
 import type { MdVerb } from './md-act.js';
 import type { CommandResult, CommandRunner, RunOptions } from './runner.js';
 import { MD_ACT_SCRIPT, PROBE_SCRIPT } from './scripts.js';
@@ -44,6 +45,9 @@ export interface SimulatedHostOptions {
   udev?: boolean;
   /** what each command (one session) costs on the engine's clock, ms: a far or loaded host */
   commandCostMs?: number;
+  /** sshd's MaxSessions: a session more at once is refused, as ssh reports it (exit 255); only
+   * sessions that cost time can overlap (default 10, sshd's own default) */
+  maxSessions?: number;
   /** sleeps on the engine's clock (required with commandCostMs) */
   sleep?: (ms: number) => Promise<void>;
 }
@@ -188,6 +192,10 @@ export class SimulatedHost implements CommandRunner {
   private readonly mdadmInstalled: boolean;
   private readonly udev: boolean;
   private readonly commandCostMs: number;
+  private readonly maxSessions: number;
+  private sessions = 0;
+  /** the most sessions open at once so far */
+  peakSessions = 0;
   private readonly sleep: ((ms: number) => Promise<void>) | undefined;
   /** commands answered, by kind (what a benchmark counts) */
   readonly counts = { commands: 0, probes: 0, mdActions: 0 };
@@ -203,6 +211,7 @@ export class SimulatedHost implements CommandRunner {
     this.mdadmInstalled = options.mdadmInstalled ?? true;
     this.udev = options.udev ?? true;
     this.commandCostMs = options.commandCostMs ?? 0;
+    this.maxSessions = options.maxSessions ?? 10;
     this.sleep = options.sleep;
     if (this.commandCostMs > 0 && this.sleep === undefined) throw new Error('simulated host: commandCostMs needs a sleep on the engine clock');
     for (const v of options.volumes ?? []) this.addVolume(v);
@@ -348,7 +357,18 @@ export class SimulatedHost implements CommandRunner {
 
   async run(argv: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
     // the session's cost is paid before the command runs on the host, as over ssh
-    if (this.commandCostMs > 0) await this.sleep!(this.commandCostMs);
+    if (this.commandCostMs > 0) {
+      if (this.sessions >= this.maxSessions) {
+        throw new UnreachableError(this.host, this.host, 'mux_client_request_session: session request failed: Session open refused by peer (sshd MaxSessions)');
+      }
+      this.sessions++;
+      this.peakSessions = Math.max(this.peakSessions, this.sessions);
+      try {
+        await this.sleep!(this.commandCostMs);
+      } finally {
+        this.sessions--;
+      }
+    }
     for (const target of this.udevRemovals.splice(0)) for (const [name, t] of this.links) if (t === target) this.links.delete(name);
     this.settle();
     this.counts.commands++;

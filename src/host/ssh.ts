@@ -29,12 +29,21 @@ export function sshOptionArgs(t: SshTarget): string[] {
   if (!SAFE_DESTINATION.test(t.destination)) {
     throw new ActionError(`unsafe ssh destination ${JSON.stringify(t.destination)}`);
   }
-  const args = [
-    '-o', 'BatchMode=yes',
-    '-o', 'ControlMaster=auto',
-    '-o', `ControlPath=${t.controlDir}/%C`,
-    '-o', 'ControlPersist=60',
+  // A host that stops answering must be noticed in seconds, not after TCP's minutes: a connect
+  // timeout, and keep-alives that drop a dead connection (and its master) after 15 s. The
+  // inventory's sshOptions come after these, and ssh takes the first value it reads of an
+  // option, so ours are written only where the inventory does not set one.
+  const own: [string, string][] = [
+    ['BatchMode', 'yes'],
+    ['ControlMaster', 'auto'],
+    ['ControlPath', `${t.controlDir}/%C`],
+    ['ControlPersist', '60'],
+    ['ConnectTimeout', '10'],
+    ['ServerAliveInterval', '5'],
+    ['ServerAliveCountMax', '3'],
   ];
+  const set = new Set(Object.keys(t.options ?? {}).map((k) => k.toLowerCase()));
+  const args = own.filter(([k]) => !set.has(k.toLowerCase())).flatMap(([k, v]) => ['-o', `${k}=${v}`]);
   if (t.port !== undefined) args.push('-p', String(t.port));
   if (t.identityFile !== undefined) args.push('-i', t.identityFile);
   for (const [k, v] of Object.entries(t.options ?? {})) {

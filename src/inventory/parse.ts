@@ -25,6 +25,8 @@ export { defaultPolicy };
 /** Defaults applied when the inventory leaves a limit out; docs/inventory.md lists them. */
 export const defaultLimits: Limits = {
   mirrorsPerHost: 4,
+  // below sshd's default MaxSessions (10): an operator's own ssh to the host still gets in
+  sessionsPerHost: 8,
   downWindows: 4,
   global: 32,
   bundleMaxSize: 8,
@@ -618,6 +620,7 @@ function readLimits(raw: RawInventory, vms: readonly VmSpec[], mapping: readonly
   }
   const limits: Limits = {
     mirrorsPerHost: l.mirrorsPerHost ?? defaultLimits.mirrorsPerHost,
+    sessionsPerHost: l.sessionsPerHost ?? defaultLimits.sessionsPerHost,
     downWindows: l.downWindows ?? defaultLimits.downWindows,
     global: l.global ?? defaultLimits.global,
     bundleMaxSize: l.bundleMaxSize ?? defaultLimits.bundleMaxSize,

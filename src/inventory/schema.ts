@@ -122,6 +122,7 @@ export const mappingRuleSchema = z.strictObject({
 
 export const limitsSchema = z.strictObject({
   mirrorsPerHost: count.optional(),
+  sessionsPerHost: count.optional(),
   downWindows: count.optional(),
   global: count.optional(),
   bundleMaxSize: count.optional(),

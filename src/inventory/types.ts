@@ -197,6 +197,8 @@ export interface GroupSpec {
 export interface Limits {
   /** concurrent mirrors on one host */
   mirrorsPerHost: number;
+  /** ssh sessions (host commands) at once per host; keep it below sshd's MaxSessions */
+  sessionsPerHost?: number;
   /** concurrent down windows fleet-wide */
   downWindows: number;
   /** concurrent VMs in flight fleet-wide (between T1 and T2 done) */

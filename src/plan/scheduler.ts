@@ -56,6 +56,8 @@ export interface FleetScheduler {
   windowEnded(bundle: number): void;
   /** The bundle left the run (failed, rolled back): release everything it holds. */
   abandon(bundle: number, reason: string): void;
+  /** A bundle found mid-way when the run starts: registered as it stands (see FleetResources). */
+  resume(bundle: number, stage: 'after-t1' | 'in-t1' | 'in-t2'): void;
   /** sync_speed_max per resyncing mirror, KiB/s, keyed `vm/target`; Infinity: no sanshift limit (write `system`). */
   allocateBandwidth(): Map<string, number>;
   stateOf(bundle: number): BundleState;
@@ -325,6 +327,38 @@ abstract class FleetResources implements FleetScheduler {
     this.openWindow(b);
   }
 
+  /**
+   * A bundle found mid-way when a run starts (a resumed run), registered as it stands: past its
+   * T1 window (in flight, its mirrors held and copying, no window open), or inside a window the
+   * interrupted run had opened (it counts against the down windows until it ends). From there it
+   * goes through the same grants as any other bundle: down windows, anti-affinity, limits.
+   */
+  resume(b: number, stage: 'after-t1' | 'in-t1' | 'in-t2'): void {
+    if (this.state[b] !== BundleState.pending) return;
+    this.enterT1(b);
+    if (stage === 'in-t1') {
+      this.onResumed(b);
+      return;
+    }
+    this.closeWindow(b);
+    this.windowOver[b] = 1;
+    for (const m of this.mirrorsOfBundle[b]!) {
+      this.mirrorState[m] = MirrorState.resyncing;
+      this.resyncing.add(m);
+    }
+    if (stage === 'in-t2') {
+      // its copies are complete: the window that was open is the cutover's
+      for (const m of this.mirrorsOfBundle[b]!) {
+        this.mirrorState[m] = MirrorState.synced;
+        this.resyncing.delete(m);
+        this.dropUnfinished(m);
+      }
+      this.unsynced[b] = 0;
+      this.enterT2(b);
+    } else this.state[b] = BundleState.syncing;
+    this.onResumed(b);
+  }
+
   private openWindow(b: number): void {
     this.windows++;
     for (const g of this.groupsOfBundle[b]!) this.groupDown[g]!++;
@@ -406,6 +440,8 @@ abstract class FleetResources implements FleetScheduler {
   protected abstract becomeReady(b: number): void;
   /** a pending bundle was abandoned before it started */
   protected onLeftQueue(_b: number): void {}
+  /** a pending bundle was registered mid-way (resume) */
+  protected onResumed(_b: number): void {}
   protected onReleased(_b: number): void {}
 
   allocateBandwidth(): Map<string, number> {
@@ -484,6 +520,10 @@ export class RollingScheduler extends FleetResources {
   protected becomeReady(b: number): void {
     this.state[b] = BundleState.readyForT2;
     this.ready.push(b);
+  }
+
+  protected override onResumed(b: number): void {
+    for (const [a, bytes] of this.arrayBytes[b]!) this.pendingBytes[a]! -= bytes;
   }
 
   grant(): Grant {

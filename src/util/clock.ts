@@ -3,14 +3,20 @@
 
 export interface Clock {
   now(): number;
-  sleep(ms: number): Promise<void>;
+  /** resolves after `ms`; an aborted sleep never resolves and holds no timer */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
   /** Marks I/O in flight: a virtual clock does not move while any is pending. */
   track<T>(work: Promise<T>): Promise<T>;
 }
 
 export const wallClock: Clock = {
   now: () => Date.now(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  sleep: (ms, signal) =>
+    new Promise((resolve) => {
+      if (signal?.aborted === true) return;
+      const t = setTimeout(resolve, ms);
+      signal?.addEventListener('abort', () => clearTimeout(t), { once: true });
+    }),
   track: (work) => work,
 };
 
@@ -29,9 +35,12 @@ export class VirtualClock implements Clock {
     return this.t;
   }
 
-  sleep(ms: number): Promise<void> {
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
-      this.timers.push({ at: this.t + Math.max(0, ms), seq: this.seq++, resolve });
+      if (signal?.aborted === true) return;
+      const timer = { at: this.t + Math.max(0, ms), seq: this.seq++, resolve };
+      this.timers.push(timer);
+      signal?.addEventListener('abort', () => (this.timers = this.timers.filter((x) => x !== timer)), { once: true });
       this.pump();
     });
   }
@@ -65,6 +74,8 @@ export class VirtualClock implements Clock {
           await new Promise((r) => setImmediate(r));
           quiet = this.inFlight > 0 ? 0 : quiet + 1;
         }
+        // a sleep aborted meanwhile leaves the list (a deadline that was not needed)
+        if (this.timers.length === 0) break;
         this.timers.sort((a, b) => a.at - b.at || a.seq - b.seq);
         const next = this.timers[0]!;
         this.t = Math.max(this.t, next.at);

@@ -75,6 +75,33 @@ export class UnreachableError extends Error {
   }
 }
 
+/** A call that got no answer in time: its outcome is unknown (it may have acted). Exit code 1. */
+export class TimeoutError extends Error {
+  readonly exitCode = 1 as const;
+  constructor(
+    readonly host: string,
+    readonly what: string,
+    readonly ms: number,
+  ) {
+    super(`${what} on host ${host} got no answer within ${ms < 1000 ? `${ms} ms` : `${Math.round(ms / 1000)}s`} (timed out)`);
+    this.name = 'TimeoutError';
+  }
+}
+
+/** libvirt's words for a connection that broke under a call (remote driver, ssh transport). */
+const CONNECTION_LOST = /client socket is closed|end of file while reading data|cannot (recv|write) data|broken pipe|connection reset|keepalive|not connected|connection (closed|refused|timed out)|unable to connect|cannot connect|no route to host|failed to connect|ssh: connect to host/i;
+
+/**
+ * Transport trouble, not a decision: the host did not answer (ssh exit 255, a libvirt connection
+ * that broke, a timeout). The engine holds such a VM where it is and asks again; it never rolls
+ * back over it, and a side effect whose answer was lost is resolved by looking, not by redoing.
+ */
+export function isTransient(err: unknown): boolean {
+  if (err instanceof UnreachableError || err instanceof TimeoutError) return true;
+  if (err instanceof Error && err.name === 'HypervisorError') return CONNECTION_LOST.test(err.message);
+  return false;
+}
+
 export function formatKeyPath(path: readonly (string | number)[]): string {
   let out = '';
   for (const part of path) {

@@ -11,6 +11,8 @@ describe('ssh argv construction (pure)', () => {
   it('uses batch mode, connection reuse, then the destination, --, and one quoted command', () => {
     expect(buildSshArgv(target, ['mdadm', '--build', '/dev/md/ss-vm1-vda', '--level', '1'])).toEqual([
       'ssh', '-o', 'BatchMode=yes', '-o', 'ControlMaster=auto', '-o', 'ControlPath=/run/sanshift/%C', '-o', 'ControlPersist=60',
+      // a host that stops answering is noticed in seconds
+      '-o', 'ConnectTimeout=10', '-o', 'ServerAliveInterval=5', '-o', 'ServerAliveCountMax=3',
       'root@hv1', '--', 'mdadm --build /dev/md/ss-vm1-vda --level 1',
     ]);
   });
@@ -20,7 +22,12 @@ describe('ssh argv construction (pure)', () => {
       { ...target, port: 2222, identityFile: '/k/id', options: { StrictHostKeyChecking: 'no' }, sudo: true },
       ['tee', '/sys/block/md127/md/sync_speed_max'],
     );
-    expect(argv.slice(9)).toEqual(['-p', '2222', '-i', '/k/id', '-o', 'StrictHostKeyChecking=no', 'root@hv1', '--', 'sudo -n tee /sys/block/md127/md/sync_speed_max']);
+    expect(argv.slice(15)).toEqual(['-p', '2222', '-i', '/k/id', '-o', 'StrictHostKeyChecking=no', 'root@hv1', '--', 'sudo -n tee /sys/block/md127/md/sync_speed_max']);
+  });
+
+  it('leaves an option the inventory sets to the inventory (ssh takes the first value it reads)', () => {
+    const argv = buildSshArgv({ ...target, options: { ConnectTimeout: '30' } }, ['true']);
+    expect(argv.filter((a) => a.startsWith('ConnectTimeout='))).toEqual(['ConnectTimeout=30']);
   });
 
   it('quotes once, for the remote shell', () => {

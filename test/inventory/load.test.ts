@@ -98,6 +98,7 @@ describe('loadInventory: the full example', () => {
     expect(tools.policySources['hooks.timeout']).toBe('default');
     expect(inv.limits).toEqual({
       mirrorsPerHost: 6,
+      sessionsPerHost: 8,
       downWindows: 3,
       global: 50,
       bundleMaxSize: 5,
