@@ -1,5 +1,43 @@
 #!/usr/bin/env node
 // Thin launcher: the CLI is compiled to dist/ by `npm run build` (setup runs it).
-import { main } from '../dist/cli/main.js';
+//
+// libvirt calls run on libuv's worker threads and hold one each until libvirt answers, even a
+// call sanshift gave up on: with libuv's default of 4, four hung hosts would stall every host.
+// The pool is sized once, at its first use, before any line here runs; so when the caller did
+// not size it, sanshift starts again with a pool sized by the inventory's hosts (8 calls in
+// flight per host, plus room for files).
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
-process.exitCode = await main(process.argv.slice(2));
+const args = process.argv.slice(2);
+
+function hostsOf(file) {
+  try {
+    const text = readFileSync(file, 'utf8');
+    const hosts = /\.json$/i.test(file) ? JSON.parse(text).hosts : null;
+    if (hosts !== null) return Object.keys(hosts).length;
+    // a YAML inventory: its host entries are the two-space keys under `hosts:`
+    const block = /^hosts:\s*\n((?:[ \t]+.*\n?|\s*\n)*)/m.exec(text)?.[1] ?? '';
+    return block.split('\n').filter((l) => /^ {2}[^\s#][^:]*:/.test(l)).length;
+  } catch {
+    return 0;
+  }
+}
+
+if (process.env.UV_THREADPOOL_SIZE === undefined) {
+  const i = args.findIndex((a) => a === '-i' || a === '--inventory');
+  const file = i >= 0 ? args[i + 1] : (args.find((a) => a.startsWith('--inventory='))?.slice(12) ?? process.env.SANSHIFT_INVENTORY);
+  const hosts = file === undefined ? 0 : hostsOf(file);
+  const size = Math.min(1024, Math.max(64, 8 * hosts + 16));
+  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, UV_THREADPOOL_SIZE: String(size) } });
+  // a terminal's Ctrl-C reaches the child too (same process group): it decides what it means
+  for (const sig of ['SIGINT', 'SIGQUIT']) process.on(sig, () => undefined);
+  process.on('SIGTERM', () => child.kill('SIGTERM'));
+  child.on('exit', (code, signal) => {
+    if (signal !== null) process.kill(process.pid, signal);
+    else process.exit(code ?? 1);
+  });
+} else {
+  const { main } = await import('../dist/cli/main.js');
+  process.exitCode = await main(args);
+}

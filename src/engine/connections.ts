@@ -64,7 +64,8 @@ export class Connections implements PlanPorts {
     readonly inventory: Inventory,
     private readonly options: ConnectionOptions,
   ) {
-    this.pool = options.pool ?? new HypervisorPool();
+    const t = inventory.policy.timeouts;
+    this.pool = options.pool ?? HypervisorPool.withLimits({ callMs: t.libvirtCallMs, startMs: t.startMs, callsAtOnce: 8 });
     this.simulated = options.simulated ?? new Map();
   }
 
@@ -140,7 +141,7 @@ export class Connections implements PlanPorts {
       // A simulated host does no I/O: it only waits on the clock (its command cost), and a wait
       // on the clock inside a tracked call would hold the clock still until the guard gives up.
       const io = host.shell === 'simulated' ? runner : tracked(runner, this.options.clock);
-      t = new GuardedRunner(io, { clock: this.options.clock, sessions: this.inventory.limits.sessionsPerHost });
+      t = new GuardedRunner(io, { clock: this.options.clock, timeoutMs: this.inventory.policy.timeouts.hostCommandMs, ...(this.inventory.limits.sessionsPerHost === undefined ? {} : { sessions: this.inventory.limits.sessionsPerHost }) });
       this.trackedRunners.set(host.name, t);
     }
     return t;

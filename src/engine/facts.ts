@@ -39,6 +39,8 @@ export interface MigrationFacts {
   healthPassed: boolean;
   /** the last failure recorded for this VM and not followed by success */
   lastFailure: string | null;
+  /** its host stopped answering and has not answered since (why), as the journal last says */
+  held: string | null;
   /** the last outcome of the VM's migration, when one was recorded */
   outcome: 'done' | 'failed' | 'rolled-back' | null;
 }
@@ -57,6 +59,7 @@ const empty = (): MigrationFacts => ({
   startedOnNew: false,
   healthPassed: false,
   lastFailure: null,
+  held: null,
   outcome: null,
 });
 
@@ -86,6 +89,12 @@ export function factsOf(records: readonly JournalRecord[], vm: string): Migratio
       case 'power':
         f.wantRunning = r.running;
         f.openWindow = null;
+        break;
+      case 'hold':
+        f.held = r.reason;
+        break;
+      case 'release':
+        f.held = null;
         break;
       case 'intent':
         if (r.step === 'start-on-new') f.startOnNewIntended = true;
@@ -154,6 +163,7 @@ export function factsOf(records: readonly JournalRecord[], vm: string): Migratio
         f.lastFailure = r.reason;
         break;
       case 'vm-finished':
+        f.held = null;
         f.outcome = r.outcome;
         if (r.outcome === 'done') f.lastFailure = null;
         if (r.outcome === 'failed' && r.reason !== undefined) f.lastFailure = r.reason;

@@ -16,6 +16,9 @@ export type JournalRecord =
   /** an operator (or the guest itself) started or stopped the VM during its migration: it is
    * left the way they chose after each window (facts.ts, wantRunning) */
   | (Base & { kind: 'power'; vm: string; running: boolean; state: string })
+  /** the VM's host stopped answering: nothing is done to the VM until it answers (release) */
+  | (Base & { kind: 'hold'; vm: string; reason: string })
+  | (Base & { kind: 'release'; vm: string })
   | (Base & { kind: 'intent'; vm: string; step: string; target?: string; detail?: Record<string, unknown> })
   | (Base & { kind: 'result'; vm: string; step: string; target?: string; detail?: Record<string, unknown> })
   | (Base & { kind: 'failed'; vm: string; step?: string; reason: string })

@@ -20,6 +20,7 @@ export const VmPhase = {
   failed: 'failed',
   rolledBack: 'rolled back',
   unknown: 'unknown',
+  onHold: 'on hold: its host does not answer',
 } as const;
 export type VmPhase = (typeof VmPhase)[keyof typeof VmPhase];
 
@@ -39,6 +40,8 @@ export interface VmStatus {
 export function phaseOf(obs: Observation | null, facts: MigrationFacts): Pick<VmStatus, 'phase' | 'percent' | 'speedKiBs' | 'etaSeconds'> {
   const none = { percent: null, speedKiBs: null, etaSeconds: null };
   if (obs === null) return { phase: VmPhase.unknown, ...none };
+  // the run that drives it said its host stopped answering (it may answer us now)
+  if (facts.held !== null && facts.outcome === null) return { phase: VmPhase.onHold, ...none };
   const ours = obs.mirrors.filter((m) => m.ours);
   if (obs.persistent === Placement.new && ours.length === 0 && obs.live !== Placement.mirror) {
     if (facts.outcome === 'done' || (obs.running && facts.healthPassed)) return { phase: VmPhase.done, ...none };

@@ -2,7 +2,8 @@
 // URI, opened lazily and shared; every libvirt failure becomes a HypervisorError that names
 // the host, the domain and the operation.
 import { DomainState, Hypervisor as NativeHypervisor, type Domain } from '@unraid/libvirt';
-import { UnreachableError, errorMessage } from '../util/errors.js';
+import PQueue from 'p-queue';
+import { TimeoutError, UnreachableError, errorMessage, isTransient } from '../util/errors.js';
 import { DomainRunState, type DomainStatus, type Hypervisor, type XmlOptions } from './port.js';
 
 /** DomainGetXMLDescFlags SECURE and INACTIVE; the enum is not exported as a value by the binding. */
@@ -39,8 +40,20 @@ function isNotFound(reason: string): boolean {
   return /domain not found|no domain with matching name/i.test(reason);
 }
 
+/** How long libvirt may take, and how many calls one host may have in flight. */
+export interface LibvirtLimits {
+  callMs: number;
+  startMs: number;
+  /** A call holds one of libuv's worker threads until libvirt returns, even past its deadline:
+   * a hung host may hold this many, and no more (bin/sanshift.js sizes the pool by host). */
+  callsAtOnce: number;
+}
+
+export const DEFAULT_LIBVIRT_LIMITS: LibvirtLimits = { callMs: 120_000, startMs: 300_000, callsAtOnce: 8 };
+
 export class LibvirtHypervisor implements Hypervisor {
   private connection: Promise<NativeHypervisor> | undefined;
+  private readonly queue: PQueue;
   /**
    * Domain handles in use by a call. The binding frees a handle's virDomainPtr when its JS
    * object is garbage-collected, even while a worker thread still uses it: without this set a
@@ -52,7 +65,10 @@ export class LibvirtHypervisor implements Hypervisor {
   constructor(
     readonly host: string,
     readonly uri: string,
-  ) {}
+    private readonly limits: LibvirtLimits = DEFAULT_LIBVIRT_LIMITS,
+  ) {
+    this.queue = new PQueue({ concurrency: limits.callsAtOnce });
+  }
 
   private connect(): Promise<NativeHypervisor> {
     this.connection ??= (async () => {
@@ -68,17 +84,43 @@ export class LibvirtHypervisor implements Hypervisor {
     return this.connection;
   }
 
-  private async call<T>(operation: string, domain: string | undefined, fn: (h: NativeHypervisor) => Promise<T>): Promise<T> {
-    const native = await this.connect();
-    try {
-      return await fn(native);
-    } catch (err) {
-      throw new HypervisorError(this.host, operation, domain, errorMessage(err));
-    }
+  private call<T>(operation: string, domain: string | undefined, fn: (h: NativeHypervisor) => Promise<T>, ms: number = this.limits.callMs): Promise<T> {
+    return this.queue.add(async () => {
+      const native = await this.connect();
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new TimeoutError(this.host, `libvirt ${operation}${domain === undefined ? '' : ` of domain ${domain}`}`, ms)), ms);
+      });
+      try {
+        return await Promise.race([
+          fn(native).catch((err: unknown) => {
+            throw new HypervisorError(this.host, operation, domain, errorMessage(err));
+          }),
+          late,
+        ]);
+      } catch (err) {
+        // a connection that broke, or a call with no answer: the next call opens a new one
+        if (isTransient(err)) this.dropConnection(native);
+        throw err;
+      } finally {
+        clearTimeout(timer);
+      }
+    }) as Promise<T>;
+  }
+
+  private dropConnection(native: NativeHypervisor): void {
+    const current = this.connection;
+    this.connection = undefined;
+    void current?.then((c) => {
+      // the call that timed out may still run on it: close it in a while, quietly
+      if (c === native) setTimeout(() => void c.connectClose().catch(() => undefined), this.limits.callMs).unref();
+    });
   }
 
   /** Looks the domain up and runs `fn` on it, keeping its handle alive until `fn` settles. */
-  private async onDomain<T>(operation: string, name: string, fn: (dom: Domain) => Promise<T>): Promise<T> {
+  private async onDomain<T>(operation: string, name: string, msOrFn: number | ((dom: Domain) => Promise<T>), maybeFn?: (dom: Domain) => Promise<T>): Promise<T> {
+    const ms = typeof msOrFn === 'number' ? msOrFn : this.limits.callMs;
+    const fn = typeof msOrFn === 'number' ? maybeFn! : msOrFn;
     return this.call(operation, name, async (h) => {
       const dom = await h.domainLookupByName(name);
       this.pinned.add(dom);
@@ -87,7 +129,7 @@ export class LibvirtHypervisor implements Hypervisor {
       } finally {
         this.pinned.delete(dom);
       }
-    });
+    }, ms);
   }
 
   /** One listing call; names and ids come from the handles it returns (client-side in libvirt). */
@@ -163,7 +205,7 @@ export class LibvirtHypervisor implements Hypervisor {
   }
 
   start(name: string): Promise<number | null> {
-    return this.onDomain('start', name, async (dom) => {
+    return this.onDomain('start', name, this.limits.startMs, async (dom) => {
       await dom.create();
       // libvirt's remote driver refreshes the handle's id after a create: no further call
       const id = await dom.getID();
@@ -182,7 +224,7 @@ export class LibvirtHypervisor implements Hypervisor {
       } finally {
         this.pinned.delete(dom);
       }
-    });
+    }, this.limits.startMs);
   }
 
   async close(): Promise<void> {
@@ -202,6 +244,11 @@ export class HypervisorPool {
   private readonly byUri = new Map<string, Hypervisor>();
 
   constructor(private readonly factory: (host: string, uri: string) => Hypervisor = (h, u) => new LibvirtHypervisor(h, u)) {}
+
+  /** A pool whose hypervisors keep these deadlines. */
+  static withLimits(limits: LibvirtLimits): HypervisorPool {
+    return new HypervisorPool((h, u) => new LibvirtHypervisor(h, u, limits));
+  }
 
   get(host: string, uri: string): Hypervisor {
     let hv = this.byUri.get(uri);

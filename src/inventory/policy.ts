@@ -33,6 +33,7 @@ export const defaultPolicy: Policy = {
   // long enough for a SAN that pauses (a controller failover), short enough that a copy stuck
   // for good does not hold a VM on its mirror for days
   resyncStallTimeoutMs: 1_800_000,
+  timeouts: { hostCommandMs: 120_000, libvirtCallMs: 120_000, startMs: 300_000, hostLostMs: 1_800_000, windowHoldMs: 120_000 },
   health: { settleMs: 30_000, timeoutMs: 300_000, intervalMs: 5_000, checks: [] },
   hooks: { timeoutMs: 300_000 },
 };
@@ -47,6 +48,11 @@ export interface PolicyValues {
   'shutdown.onTimeout': 'fail' | 'force';
   resyncSpeedMax: number;
   resyncStallTimeout: number;
+  'timeouts.hostCommand': number;
+  'timeouts.libvirtCall': number;
+  'timeouts.start': number;
+  'timeouts.hostLost': number;
+  'timeouts.windowHold': number;
   pollInterval: number;
   'health.command': string[];
   'health.settle': number;
@@ -140,6 +146,14 @@ export function readPolicyLayer(raw: RawPolicy | undefined, base: KeyPath, level
   }
   positive(raw.pollInterval, 'pollInterval');
   set('pollInterval', raw.pollInterval, 'pollInterval');
+
+  if (raw.timeouts !== undefined && level !== 'fleet') {
+    problem('timeouts cannot be set per group or per VM: they are how long a host may take to answer', 'set them under the top-level policy:', where('timeouts'));
+  }
+  for (const k of ['hostCommand', 'libvirtCall', 'start', 'hostLost', 'windowHold'] as const) {
+    positive(raw.timeouts?.[k], 'timeouts', k);
+    set(`timeouts.${k}`, raw.timeouts?.[k], 'timeouts', k);
+  }
 
   const h = raw.health;
   positive(h?.timeout, 'health', 'timeout');
@@ -358,6 +372,13 @@ export function mergePolicy(layers: readonly SourcedLayer[], subject: { vm: stri
     shutdownMode: value('shutdown.mode') ?? defaultPolicy.shutdownMode,
     pollIntervalMs: value('pollInterval') ?? defaultPolicy.pollIntervalMs,
     resyncStallTimeoutMs: value('resyncStallTimeout') ?? defaultPolicy.resyncStallTimeoutMs,
+    timeouts: {
+      hostCommandMs: value('timeouts.hostCommand') ?? defaultPolicy.timeouts.hostCommandMs,
+      libvirtCallMs: value('timeouts.libvirtCall') ?? defaultPolicy.timeouts.libvirtCallMs,
+      startMs: value('timeouts.start') ?? defaultPolicy.timeouts.startMs,
+      hostLostMs: value('timeouts.hostLost') ?? defaultPolicy.timeouts.hostLostMs,
+      windowHoldMs: value('timeouts.windowHold') ?? defaultPolicy.timeouts.windowHoldMs,
+    },
     health: {
       settleMs: value('health.settle') ?? defaultPolicy.health.settleMs,
       timeoutMs: value('health.timeout') ?? defaultPolicy.health.timeoutMs,

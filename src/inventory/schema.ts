@@ -80,6 +80,15 @@ export const policySchema = z.strictObject({
     .optional(),
   resyncSpeedMax: speed.optional(),
   resyncStallTimeout: duration.optional(),
+  timeouts: z
+    .strictObject({
+      hostCommand: duration.optional(),
+      libvirtCall: duration.optional(),
+      start: duration.optional(),
+      hostLost: duration.optional(),
+      windowHold: duration.optional(),
+    })
+    .optional(),
   pollInterval: duration.optional(),
   health: z
     .strictObject({

@@ -134,6 +134,20 @@ export interface MaintenanceWindow {
   marginMs: number;
 }
 
+export interface Timeouts {
+  /** one host command (one ssh session): past it the command is killed, its outcome unknown */
+  hostCommandMs: number;
+  /** one libvirt call (a start aside) */
+  libvirtCallMs: number;
+  /** a libvirt start (qemu launching a guest on a loaded host takes a while) */
+  startMs: number;
+  /** a host that does not answer holds its VMs this long; then they need an operator */
+  hostLostMs: number;
+  /** a VM off in a window whose host's shell does not answer is started again on OLD after this,
+   * when libvirt still answers (never after its definition moved to NEW) */
+  windowHoldMs: number;
+}
+
 export interface Policy {
   shutdownTimeoutMs: number;
   onShutdownTimeout: 'fail' | 'force';
@@ -143,6 +157,8 @@ export interface Policy {
   pollIntervalMs: number;
   /** a resync that makes no progress this long is abandoned: the VM goes back to OLD */
   resyncStallTimeoutMs: number;
+  /** deadlines of what a host may take to answer (docs/troubleshooting.md, faults) */
+  timeouts: Timeouts;
   health: HealthCheck;
   hooks: Hooks;
   /** undefined: windows may start at any time */
@@ -156,6 +172,11 @@ export const policyKeys = [
   'shutdown.onTimeout',
   'resyncSpeedMax',
   'resyncStallTimeout',
+  'timeouts.hostCommand',
+  'timeouts.libvirtCall',
+  'timeouts.start',
+  'timeouts.hostLost',
+  'timeouts.windowHold',
   'pollInterval',
   'health.command',
   'health.settle',

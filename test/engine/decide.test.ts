@@ -27,7 +27,7 @@ const built = (over: Partial<MirrorView> = {}): MirrorView => mirror({ hasNew: f
 const absent = (over: Partial<MirrorView> = {}): MirrorView => ({ target: 'vda', exists: false, ours: false, hasOld: false, hasNew: false, reason: '/dev/md/ss-x-vda does not exist', kernelName: null, state: null, oldFailed: false, newFailed: false, newInSync: false, writtenAround: null, newWrittenSinceStop: null, ...over });
 const obs = (over: Partial<Observation> = {}): Observation => ({ state: 'running', id: 7, running: true, suspended: false, live: 'old', persistent: 'old', persistentXml: '<domain/>', recorded: false, managedSave: false, mirrors: [absent()], hostReadWhileOff: false, ...over });
 const off = (over: Partial<Observation> = {}): Observation => obs({ state: 'shutoff', id: null, running: false, live: null, ...over });
-const facts = (over: Partial<MigrationFacts> = {}): MigrationFacts => ({ originalXml: '<domain/>', wantRunning: true, startedOnMirrorId: null, flushed: false, joined: new Map(), shutDownForCutover: false, openWindow: null, definedOnNew: false, newAfterStop: new Map(), startOnNewIntended: false, startedOnNew: false, healthPassed: false, lastFailure: null, outcome: null, ...over });
+const facts = (over: Partial<MigrationFacts> = {}): MigrationFacts => ({ originalXml: '<domain/>', wantRunning: true, startedOnMirrorId: null, flushed: false, joined: new Map(), shutDownForCutover: false, openWindow: null, definedOnNew: false, newAfterStop: new Map(), startOnNewIntended: false, startedOnNew: false, healthPassed: false, lastFailure: null, held: null, outcome: null, ...over });
 const joined = new Map([['vda', null]]);
 
 describe('decideMigration: the life of a VM', () => {

@@ -11,6 +11,7 @@ import { historyReader, runFleet, RunMode, type RunSummary } from '../../src/eng
 import { newRunId } from '../../src/engine/journal.js';
 import type { SimulatedHost } from '../../src/host/simulated.js';
 import { HypervisorPool } from '../../src/hypervisor/libvirt.js';
+import type { CommandResult, RunOptions } from '../../src/host/runner.js';
 import type { Hypervisor } from '../../src/hypervisor/port.js';
 import { parseInventory } from '../../src/inventory/parse.js';
 import type { Inventory } from '../../src/inventory/types.js';
@@ -127,57 +128,74 @@ function mdGroups(argv: readonly string[]): string[][] | null {
 export async function injectCrash(fleet: Fleet, crashAt: { n: number; when: 'before' | 'after' } | undefined): Promise<{ effects: Effect[]; crashed: Promise<void> }> {
   const seen: Effect[] = [];
   let count = 0;
+  // once dead, nothing the old process asks ever gets an answer: not its deadlines, not its
+  // polls (a killed process does not time out and go on)
+  let dead = false;
+  const never = <T>(): Promise<T> => new Promise<T>(() => {});
   let crash: () => void = () => {};
   const crashed = new Promise<void>((resolve) => {
-    crash = resolve;
+    crash = () => {
+      dead = true;
+      resolve();
+    };
   });
   const gate = async <T>(what: string, act: () => Promise<T>): Promise<T> => {
+    if (dead) return never();
     count++;
     if (crashAt !== undefined && count === crashAt.n && crashAt.when === 'before') {
       seen.push({ what, when: 'before' });
       crash();
-      return new Promise<T>(() => {});
+      return never();
     }
     const out = await act();
     seen.push({ what, when: 'after' });
     if (crashAt !== undefined && count === crashAt.n && crashAt.when === 'after') {
       crash();
-      return new Promise<T>(() => {});
+      return never();
     }
     return out;
   };
-  const sim = await fleet.sim();
-  const run = sim.run.bind(sim);
-  // Each group of an md action session is its own side effect: a process killed in mid-session
-  // leaves the first groups done and the rest not (the remote script dies at its next write).
-  sim.run = async (argv, options) => {
-    const groups = mdGroups(argv);
-    if (groups === null) return run(argv, options);
-    // one group at a time, each a gate; the session's answer is put back together as the
-    // script prints it (its groups' lines, then the probe after the last)
-    const lines: string[] = [];
-    let last = undefined as Awaited<ReturnType<typeof run>> | undefined;
-    let failed = false;
-    for (const g of groups) {
-      if (failed) {
-        lines.push(`skip ${g[0]} ${g[1]}`);
-        continue;
+  // Above the per-host guard: a command the dead process sent never times out.
+  const connections = fleet.connections;
+  const tracked = connections.trackedRunner.bind(connections);
+  connections.trackedRunner = async (host) => {
+    const inner = await tracked(host);
+    // Each group of an md action session is its own side effect: a process killed in
+    // mid-session leaves the first groups done and the rest not (the remote script dies at its
+    // next write). The answer is put back together as the script prints it.
+    const run = async (argv: readonly string[], options?: RunOptions): Promise<CommandResult> => {
+      if (dead) return never();
+      const groups = mdGroups(argv);
+      if (groups === null) return inner.run(argv, options);
+      const lines: string[] = [];
+      let last = undefined as CommandResult | undefined;
+      let failed = false;
+      for (const g of groups) {
+        if (failed) {
+          lines.push(`skip ${g[0]} ${g[1]}`);
+          continue;
+        }
+        const r = await gate(`md ${g[0]} ${g[1]!.replace('/dev/md/', '')}`, () => inner.run([...argv.slice(0, 4), ...g], options));
+        const out = r.stdout.split('\n');
+        const acted = out.slice(1, out.findIndex((l) => l.startsWith('#probe ')));
+        lines.push(...acted);
+        if (acted.some((l) => l.startsWith('fail '))) failed = true;
+        last = r;
       }
-      const r = await gate(`md ${g[0]} ${g[1]!.replace('/dev/md/', '')}`, () => run([...argv.slice(0, 4), ...g], options));
-      const out = r.stdout.split('\n');
-      const acted = out.slice(1, out.findIndex((l) => l.startsWith('#probe ')));
-      lines.push(...acted);
-      if (acted.some((l) => l.startsWith('fail '))) failed = true;
-      last = r;
-    }
-    // the script's closing probe covers every path of every group
-    const probe = (await run(probeArgv('state', groups.flatMap((g) => g.slice(1, 4))), options)).stdout;
-    return { ...last!, argv: [...argv], stdout: `#act 1\n${lines.join('\n')}\n${probe}` };
+      // the script's closing probe covers every path of every group
+      const probe = (await inner.run(probeArgv('state', groups.flatMap((g) => g.slice(1, 4))), options)).stdout;
+      return { ...last!, argv: [...argv], stdout: `#act 1\n${lines.join('\n')}\n${probe}` };
+    };
+    return { host: inner.host, kind: inner.kind, run, close: () => inner.close() };
   };
   fleet.hvWrapper = (hv) => {
     const wrapped = Object.create(hv) as Hypervisor;
-    for (const m of MUTATING_HV) {
-      (wrapped as unknown as Record<string, unknown>)[m] = (arg: string) => gate(`virsh ${m}`, () => (hv[m] as (a: string) => Promise<void>).call(hv, arg));
+    for (const key of Object.getOwnPropertyNames(Object.getPrototypeOf(hv)).concat(Object.keys(hv))) {
+      const value = (hv as unknown as Record<string, unknown>)[key];
+      if (typeof value !== 'function' || key === 'constructor' || key === 'close') continue;
+      const mutating = (MUTATING_HV as readonly string[]).includes(key);
+      (wrapped as unknown as Record<string, unknown>)[key] = (...args: unknown[]) =>
+        mutating ? gate(`virsh ${key}`, () => (value as (...a: unknown[]) => Promise<unknown>).apply(hv, args)) : dead ? never() : (value as (...a: unknown[]) => Promise<unknown>).apply(hv, args);
     }
     return wrapped;
   };
@@ -190,7 +208,5 @@ export async function recoverFromCrash(fleet: Fleet): Promise<void> {
   rmSync(join(fleet.stateDir, 'locks'), { recursive: true, force: true });
   fleet.hvWrapper = undefined;
   fleet.clock.forgetInFlight();
-  const sim = await fleet.sim();
-  delete (sim as unknown as Record<string, unknown>).run;
   fleet.restart();
 }

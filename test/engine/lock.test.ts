@@ -12,6 +12,9 @@ describe('two runs never act on one VM at once', () => {
     const { crashed } = await injectCrash(fleet, { n: 3, when: 'before' }); // the first run stays busy (frozen)
     void fleet.run(['web1']);
     await crashed;
+    // a second process: its own connections, the first one's locks
+    fleet.hvWrapper = undefined;
+    fleet.restart();
     const before = await fleet.hv().inactiveXml('web1');
     const err = await fleet.run(['web1']).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InputError);

@@ -69,6 +69,7 @@ describe('loadInventory: the full example', () => {
       shutdownMode: 'acpi',
       resyncSpeedMaxKiB: 204_800,
       resyncStallTimeoutMs: 1_800_000,
+      timeouts: { hostCommandMs: 120_000, libvirtCallMs: 120_000, startMs: 300_000, hostLostMs: 1_800_000, windowHoldMs: 120_000 },
       pollIntervalMs: 2_000,
       health: { command: ['/usr/local/bin/check-guest', '--quiet'], settleMs: 90_000, timeoutMs: 600_000, intervalMs: 10_000, checks: fleetChecks },
       hooks: { timeoutMs: 300_000 },
