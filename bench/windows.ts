@@ -57,7 +57,7 @@ ${TARGETS.slice(0, disks).map((t) => `      <disk type='block' device='disk'><so
       vmsYaml.push(`  - name: ${name}\n    host: hv${h}\n    simulate: { sizes: { ${sizes.join(', ')} } }`);
     }
     writeFileSync(join(dir, `hv${h}.xml`), `<node>\n${domains.join('\n')}\n</node>\n`);
-    hostsYaml.push(`  hv${h}:\n    uri: test:///hv${h}.xml\n    shell: simulated`);
+    hostsYaml.push(`  hv${h}:\n    testDriverNode: hv${h}.xml\n    shell: simulated`);
   }
   const yaml = `hosts:\n${hostsYaml.join('\n')}\nvms:\n${vmsYaml.join('\n')}
 mapping:

@@ -95,9 +95,11 @@ export class Connections implements PlanPorts {
     return w;
   }
 
+  /** The host's runner for planning and the in-use index: the same guarded one the engine uses,
+   * so a run's re-checks count against the host's session limit too. */
   async runner(host: HostSpec): Promise<CommandRunner | { unreachable: string }> {
     try {
-      return await this.runnerOrThrow(host);
+      return await this.trackedRunner(host);
     } catch (err) {
       return { unreachable: errorMessage(err) };
     }

@@ -28,6 +28,9 @@ export type VmSignal =
   | { kind: 'down-t2' }
   | { kind: 'ready-t2' }
   | { kind: 'up-t2' }
+  /** started again on its mirrors inside its T2 window (its host did not answer): it is not
+   * down, and its window is redone under the same grant */
+  | { kind: 'restarted'; window: 'T2' }
   | { kind: 'finished'; ok: boolean; reason?: string };
 
 /** What a VM's state machine sees of the coordinator. */
@@ -267,6 +270,10 @@ export class Coordinator {
       case 'up-t2':
         st.upT2 = true;
         this.maybeCloseWindow(b, 'T2', 'upT2');
+        break;
+      case 'restarted':
+        st.downT2 = false;
+        st.readyT2 = false;
         break;
       case 'finished':
         st.finished = true;

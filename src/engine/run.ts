@@ -11,12 +11,13 @@ import type { Connections } from './connections.js';
 import { Coordinator } from './coordinator.js';
 import type { EventSink } from './events.js';
 import { factsOf, resumeStageOf } from './facts.js';
+import { deadHere, describeOwner, LEASE_RENEW_MS, LEASE_TTL_SECONDS, leases, ownerWord, type HeldLease } from '../host/leases.js';
 import { deviceOf } from '../host/probe.js';
 import { hostReaders, REMOTE_IN_USE_MAX_AGE_MS } from '../plan/fleet-plan.js';
 import { InUseIndex } from '../plan/in-use.js';
 import { HostObserver } from './host-observer.js';
 import { Journal, readAllJournals, type JournalRecord } from './journal.js';
-import { claimVm, releaseVm } from './lock.js';
+import { claimVm, processAlive, releaseVm } from './lock.js';
 import { VmMigration, type VmOutcome } from './vm-migration.js';
 
 export const RunMode = {
@@ -76,6 +77,14 @@ export async function runFleet(o: FleetRunOptions): Promise<RunSummary> {
     throw new InputError(problems);
   }
 
+  // The hosts' leases: one run acts on a VM, whatever machine each runs from (the local locks
+  // above only see this machine). Taken for all of a host's VMs in one session, hosts in parallel.
+  const owner = ownerWord({ run: o.runId, machine: hostname(), pid: process.pid });
+  const leaseHosts = await takeLeases(o, owner, claimed).catch((err: unknown) => {
+    for (const vm of claimed) releaseVm(o.stateDir, vm.host, vm.name, o.runId);
+    throw err;
+  });
+
   const history: JournalRecord[] = readAllJournals(o.stateDir);
   const journal = new Journal(o.stateDir, o.runId, () => o.clock.now());
   const rehearsal = o.connections.rehearsal;
@@ -84,18 +93,23 @@ export async function runFleet(o: FleetRunOptions): Promise<RunSummary> {
 
   const results: VmResult[] = [];
   let observers = new Map<string, HostObserver>();
+  const renewing = new AbortController();
+  void renewLeases(o, owner, leaseHosts, renewing.signal);
   try {
     observers = await observersFor(o, claimed);
     const inUse = new InUseIndex(hostReaders(o.inventory, o.connections), () => o.clock.now(), REMOTE_IN_USE_MAX_AGE_MS);
     const coordinator = o.mode === RunMode.migrate ? coordinatorFor(o, claimed, history) : undefined;
     await Promise.all(
       claimed.map(async (vm) => {
-        const outcome = await runOne(o, vm, journal, history, observers.get(vm.host)!, inUse, coordinator);
+        const outcome = await runOne(o, vm, journal, history, observers.get(vm.host)!, inUse, coordinator, leaseHosts.get(vm.host)!.get(vm.name)!);
         observers.get(vm.host)?.unregister(vm.name);
+        leaseHosts.get(vm.host)?.delete(vm.name);
         results.push({ vm: vm.name, host: vm.host, outcome });
       }),
     );
   } finally {
+    renewing.abort();
+    await releaseLeases(o, owner, claimed);
     const failed = results.filter((r) => r.outcome.outcome === 'failed').length;
     journal.append({ kind: 'run-finished', ok: failed === 0 && results.length === claimed.length });
     journal.close();
@@ -144,7 +158,87 @@ function coordinatorFor(o: FleetRunOptions, vms: readonly VmPlan[], history: rea
   );
 }
 
-async function runOne(o: FleetRunOptions, vm: VmPlan, journal: Journal, history: JournalRecord[], observer: HostObserver, inUse: InUseIndex, coordinator: Coordinator | undefined): Promise<VmOutcome> {
+/**
+ * Takes the run's leases on its VMs, host by host; a VM leased to another run (another machine,
+ * another state folder) refuses the whole run before anything acts, naming that run. A lease
+ * whose run died (expired) is taken over, and said so. Returns each host's VMs, to renew.
+ */
+async function takeLeases(o: FleetRunOptions, owner: string, vms: readonly VmPlan[]): Promise<Map<string, Map<string, HeldLease>>> {
+  const byHost = new Map<string, Set<string>>();
+  for (const vm of vms) byHost.set(vm.host, (byHost.get(vm.host) ?? new Set()).add(vm.name));
+  const problems: Problem[] = [];
+  const taken: [string, string[]][] = [];
+  const held = new Map<string, Map<string, HeldLease>>();
+  await Promise.all(
+    [...byHost].map(async ([host, names]) => {
+      const runner = await o.connections.trackedRunner(o.inventory.hosts[host]!);
+      const sentAt = o.clock.now();
+      const answer = await leases(runner, 'acquire', owner, LEASE_TTL_SECONDS, [...names]);
+      // a run of this machine whose process is gone: its leases need not wait to expire
+      for (const dead of new Set(answer.busy.filter((b) => deadHere(b.owner, hostname(), processAlive)).map((b) => b.owner))) {
+        const again = await leases(runner, { takeoverFrom: dead }, owner, LEASE_TTL_SECONDS, answer.busy.filter((b) => b.owner === dead).map((b) => b.vm));
+        answer.held.push(...again.held);
+        answer.tookOver.push(...again.tookOver);
+        answer.busy = [...answer.busy.filter((b) => b.owner !== dead), ...again.busy];
+      }
+      taken.push([host, answer.held]);
+      held.set(host, new Map(answer.held.map((vm) => [vm, { owner, vm, ttlSeconds: LEASE_TTL_SECONDS, confirmedAt: sentAt, lostTo: null }])));
+      for (const b of answer.busy) problems.push({ code: InputErrorCode.wrongState, message: `VM ${b.vm} is being migrated by ${describeOwner(b.owner)} (its lease on ${host} runs ${b.seconds} s more)`, hint: 'wait for that run to end or stop it (its lease then expires within 10 min); then run again', at: { vm: b.vm, host } });
+      if (answer.lockTimeout) problems.push({ code: InputErrorCode.wrongState, message: `the leases of ${host} were locked by another process for 60 s`, hint: 'run again', at: { host } });
+      for (const t of answer.tookOver) o.emit({ kind: 'note', at: o.clock.now(), vm: t.vm, text: `took over the lease of a run that no longer renews it (${describeOwner(t.from)})` });
+    }),
+  );
+  if (problems.length > 0) {
+    await Promise.all(taken.map(async ([host, names]) => leases(await o.connections.trackedRunner(o.inventory.hosts[host]!), 'release', owner, 0, names).catch(() => undefined)));
+    throw new InputError(problems);
+  }
+  return held;
+}
+
+/** Renews the run's leases while it lasts: one session per host per renewal. A failed renewal is
+ * tried again at the next; a lease another run holds now is marked lost, and its VM does nothing
+ * more (its loop checks before each change, and each md action checks on the host). */
+async function renewLeases(o: FleetRunOptions, owner: string, byHost: ReadonlyMap<string, Map<string, HeldLease>>, stop: AbortSignal): Promise<void> {
+  for (;;) {
+    await o.clock.sleep(LEASE_RENEW_MS, stop);
+    if (stop.aborted) return;
+    await Promise.all(
+      [...byHost].map(async ([host, held]) => {
+        const live = [...held.values()].filter((l) => l.lostTo === null);
+        if (live.length === 0) return;
+        try {
+          const runner = await o.connections.trackedRunner(o.inventory.hosts[host]!);
+          const sentAt = o.clock.now();
+          const answer = await leases(runner, 'acquire', owner, LEASE_TTL_SECONDS, live.map((l) => l.vm));
+          for (const vm of answer.held) {
+            const l = held.get(vm);
+            if (l !== undefined) l.confirmedAt = sentAt;
+          }
+          for (const b of answer.busy) {
+            const l = held.get(b.vm);
+            if (l !== undefined) l.lostTo = b.owner;
+            o.emit({ kind: 'note', at: o.clock.now(), vm: b.vm, text: `its lease on ${host} is held by ${describeOwner(b.owner)} now: this run does nothing more to it` });
+          }
+        } catch (err) {
+          o.emit({ kind: 'note', at: o.clock.now(), vm: live[0]!.vm, text: `could not renew the leases on ${host} (${errorMessage(err)}); tried again in ${LEASE_RENEW_MS / 1000}s` });
+        }
+      }),
+    );
+  }
+}
+
+async function releaseLeases(o: FleetRunOptions, owner: string, vms: readonly VmPlan[]): Promise<void> {
+  const byHost = new Map<string, string[]>();
+  for (const vm of vms) byHost.set(vm.host, [...(byHost.get(vm.host) ?? []), vm.name]);
+  await Promise.all(
+    [...byHost].map(async ([host, names]) => {
+      // a host that does not answer keeps them until they expire
+      await leases(await o.connections.trackedRunner(o.inventory.hosts[host]!), 'release', owner, 0, names).catch(() => undefined);
+    }),
+  );
+}
+
+async function runOne(o: FleetRunOptions, vm: VmPlan, journal: Journal, history: JournalRecord[], observer: HostObserver, inUse: InUseIndex, coordinator: Coordinator | undefined, lease: HeldLease): Promise<VmOutcome> {
   const host = o.inventory.hosts[vm.host]!;
   try {
     const runner = await o.connections.trackedRunner(host);
@@ -161,6 +255,7 @@ async function runOne(o: FleetRunOptions, vm: VmPlan, journal: Journal, history:
       policy: o.inventory.policy,
       runId: o.runId,
       emit: o.emit,
+      lease,
       newVolumeUsers: async (disks) => {
         const snap = await observer.read();
         const found = await inUse.usersOf(vm.host, vm.name, disks, new Map(disks.map((d) => [d.new, deviceOf(snap, d.new)])));

@@ -81,7 +81,7 @@ export async function observeFleet(inv: Inventory, connections: Connections, pla
         const hv = connections.hypervisor(host);
         let snap: HostSnapshot;
         try {
-          const runner = await connections.runnerOrThrow(host);
+          const runner = await connections.trackedRunner(host);
           snap = await probeHost(runner, 'state', vms.flatMap((p) => p.disks.flatMap((d) => [d.mirror, d.old, d.new])));
         } catch (err) {
           for (const p of vms) found.set(p.name, { vm: p.name, host: p.host, phase: VmPhase.unknown, percent: null, speedKiBs: null, etaSeconds: null, lastError: errorMessage(err) });

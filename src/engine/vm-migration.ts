@@ -8,6 +8,7 @@
 // only when it cannot know. Inside a down window that leaves: T1, one host command (drop the
 // mirrors' page cache) and the start; T2, the final check, the define, the stop, the start.
 import { changedParts, removeMigrationMetadata } from '../domain/index.js';
+import { describeOwner, LEASE_TRUST_MS, leases, type HeldLease } from '../host/leases.js';
 import { runMdActions, type MdAction, type MdActResult } from '../host/md-act.js';
 import { deviceOf, mergeSnapshots, type HostSnapshot } from '../host/probe.js';
 import type { CommandRunner } from '../host/runner.js';
@@ -16,7 +17,7 @@ import type { Policy } from '../inventory/types.js';
 import { definitionsFor, type DefinitionSet } from '../plan/vm-steps.js';
 import type { DiskPlan } from '../plan/types.js';
 import type { Clock } from '../util/clock.js';
-import { ActionError, errorMessage } from '../util/errors.js';
+import { ActionError, errorMessage, isTransient } from '../util/errors.js';
 import { ActionKind, decideMigration, decideRollback, type Action, type StopReason } from './decide.js';
 import type { GateKind, VmCoordination, VmSignal } from './coordinator.js';
 import type { EventSink, WindowName } from './events.js';
@@ -46,6 +47,9 @@ export interface VmContext {
   /** I5 by identity: who else uses these new volumes (domains of every host that sees the LUN);
    * each entry says who and where. Absent: no domain check (tests of other things). */
   newVolumeUsers?: (disks: readonly DiskPlan[]) => Promise<string[]>;
+  /** the run's lease on the VM (host side): every md action checks it is still the run's, and
+   * every change through libvirt is made under a confirmation younger than LEASE_TRUST_MS */
+  lease?: HeldLease;
 }
 
 export type VmOutcome = { outcome: 'done' | 'rolled-back'; note?: string } | { outcome: 'failed'; reason: string };
@@ -64,6 +68,23 @@ class StepFailure extends Error {
 const MAX_ACTIONS = 200;
 /** how often a shutting-down guest is looked at: the window's end is noticed within this */
 const SHUTDOWN_POLL_MS = 250;
+/** the longest pause between two looks at a host that does not answer */
+const HOLD_PAUSE_MAX_MS = 60_000;
+
+/** "10 min", "90s": how long, as an operator reads it in a reason. */
+function spoken(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return s >= 60 && s % 60 === 0 ? `${s / 60} min` : `${s}s`;
+}
+
+/** Where the VM was at the last look, for a reason an operator acts on. */
+function lastSeen(obs: Observation | null): string {
+  if (obs === null) return 'It was not seen in this run';
+  const where = (p: Placement | null) => (p === Placement.mixed ? 'a mix of' : `its ${p === Placement.old ? 'old' : p === Placement.new ? 'new' : 'mirror'}`);
+  const power = obs.running ? `running on ${where(obs.live)} volumes` : `off (${obs.state})`;
+  const definition = obs.persistent === Placement.old ? 'OLD' : obs.persistent === Placement.new ? 'NEW' : obs.persistent === Placement.mirror ? 'its mirrors' : 'a mix of volumes';
+  return `It was last seen ${power}, its definition on ${definition}`;
+}
 
 export class VmMigration {
   private readonly records: JournalRecord[];
@@ -111,10 +132,49 @@ export class VmMigration {
   }
 
   private async md(actions: MdAction[]): Promise<MdActResult> {
+    const lease = this.ctx.lease;
+    if (lease?.lostTo != null) throw this.leaseLost(lease.lostTo);
     this.calls.host++;
-    const r = await runMdActions(this.ctx.runner, actions);
+    const sentAt = this.ctx.clock.now();
+    const r = await runMdActions(this.ctx.runner, actions, lease === undefined ? {} : { lease });
+    if (r.leaseLost !== null) {
+      if (lease !== undefined) lease.lostTo = r.leaseLost;
+      throw this.leaseLost(r.leaseLost);
+    }
+    if (lease !== undefined) lease.confirmedAt = sentAt;
     if (r.lockTimeout) throw new StepFailure(`another process held the host's md lock (/run/lock/sanshift-md.lock on ${this.ctx.host}) for 60 s; nothing was changed`, false);
     return r;
+  }
+
+  private leaseLost(holder: string): StepFailure {
+    return new StepFailure(`this run no longer holds ${this.ctx.vm}'s lease on ${this.ctx.host} (${describeOwner(holder)} has it): another run took it over (this one could not renew it in time); nothing more is done to ${this.ctx.vm} here`, false);
+  }
+
+  /** Before a change through libvirt: the lease is still the run's. A renewal or an md action
+   * confirms it as a matter of course; only a confirmation older than LEASE_TRUST_MS (the run
+   * was held, or stalled) costs a host command here. */
+  private async confirmLease(): Promise<void> {
+    const lease = this.ctx.lease;
+    if (lease === undefined) return;
+    if (lease.lostTo !== null) throw this.leaseLost(lease.lostTo);
+    if (this.ctx.clock.now() - lease.confirmedAt < LEASE_TRUST_MS) return;
+    this.calls.host++;
+    const sentAt = this.ctx.clock.now();
+    const answer = await leases(this.ctx.runner, 'acquire', lease.owner, lease.ttlSeconds, [lease.vm]);
+    const busy = answer.busy.find((b) => b.vm === lease.vm);
+    if (busy !== undefined) {
+      lease.lostTo = busy.owner;
+      throw this.leaseLost(busy.owner);
+    }
+    if (answer.lockTimeout) throw new StepFailure(`another process held the host's lease lock on ${this.ctx.host} for 60 s; nothing was changed`, false);
+    lease.confirmedAt = sentAt;
+  }
+
+  /** Whether the lease may still be trusted without asking the host (a held VM's host does not
+   * answer: a restart inside a window is made only under a lease nobody else can have taken). */
+  private leaseTrusted(): boolean {
+    const lease = this.ctx.lease;
+    return lease === undefined || (lease.lostTo === null && this.ctx.clock.now() - lease.confirmedAt < LEASE_TRUST_MS);
   }
 
   /** libvirt first: a host reading started after the VM was seen off is a reading of an off VM. */
@@ -151,7 +211,9 @@ export class VmMigration {
       return result;
     } catch (err) {
       const reason = errorMessage(err);
-      const rollback = err instanceof StepFailure ? err.rollback : true;
+      // a host that did not answer before anything changed (the original's reading) is no reason
+      // to touch the VM
+      const rollback = err instanceof StepFailure ? err.rollback : !isTransient(err);
       this.log({ kind: 'failed', vm: this.ctx.vm, reason });
       this.note(`failed: ${reason}`);
       if (rollback && this.facts().originalXml !== null && !this.facts().startOnNewIntended) {
@@ -188,7 +250,7 @@ export class VmMigration {
   }
 
   private async converge(decide: (obs: Observation, facts: MigrationFacts) => Action): Promise<VmOutcome> {
-    let obs = await this.observe();
+    let obs = await this.answered(null, () => this.observe());
     for (let acted = 0; acted < MAX_ACTIONS; ) {
       this.reconcilePower(obs);
       const action = decide(obs, this.facts());
@@ -202,15 +264,129 @@ export class VmMigration {
         if (this.heldFor !== action.reason) this.note(`on hold: ${action.reason}`);
         this.heldFor = action.reason;
         await this.ctx.clock.sleep(this.ctx.policy.pollIntervalMs);
-        obs = await this.observe();
+        obs = await this.answered(obs, () => this.observe());
         continue;
       }
       this.heldFor = null;
-      obs = (await this.act(action, obs, decide)) ?? (await this.observe());
+      const before = obs;
+      obs = await this.answered(before, async () => (await this.act(action, before, decide)) ?? (await this.observe()));
       // Waiting is not progress to count: a resync may take days of polls.
       if (action.kind !== ActionKind.waitForResync) acted++;
     }
     throw new StepFailure(`no progress after ${MAX_ACTIONS} steps`, true);
+  }
+
+  /**
+   * Runs `fn`; when the host does not answer (ssh down, a deadline passed, libvirt's connection
+   * lost), the VM is held as it is: nothing is changed, nothing rolled back, and the host is
+   * looked at again with growing pauses until it answers. Whatever the lost action did is then
+   * found by observing, never by redoing it. Past timeouts.hostLost the VM is left for an
+   * operator. A VM held off inside a window is started again after timeouts.windowHold if
+   * libvirt answers and that is safe (restartHeld), so an outage is not stretched by a shell.
+   */
+  private async answered(last: Observation | null, fn: () => Promise<Observation>): Promise<Observation> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isTransient(err)) throw err;
+      return this.holdUntilAnswered(err, last);
+    }
+  }
+
+  private async holdUntilAnswered(err: unknown, last: Observation | null): Promise<Observation> {
+    const { vm, host, clock, policy } = this.ctx;
+    const { hostLostMs, windowHoldMs } = policy.timeouts;
+    const since = clock.now();
+    const reason = `host ${host} does not answer (${errorMessage(err)})`;
+    this.log({ kind: 'hold', vm, reason });
+    this.note(`on hold: ${reason}; nothing is changed until it answers`);
+    let lastError = err;
+    let pause = policy.pollIntervalMs;
+    let restartTried = false;
+    for (;;) {
+      const held = clock.now() - since;
+      if (held >= hostLostMs) {
+        this.window = null;
+        throw new StepFailure(`host ${host} did not answer for ${spoken(hostLostMs)} (${errorMessage(lastError)}); ${vm} needs an operator, nothing was rolled back. ${lastSeen(last)}`, false);
+      }
+      const inWindow = this.window !== null && this.window.downAt !== null;
+      if (inWindow && !restartTried && held >= windowHoldMs) {
+        restartTried = (await this.restartHeld(last, held)) !== 'libvirt-down';
+      }
+      const untilRestart = inWindow && !restartTried ? windowHoldMs - held : Infinity;
+      await clock.sleep(Math.max(1, Math.min(pause, hostLostMs - held, untilRestart)));
+      pause = Math.min(pause * 2, HOLD_PAUSE_MAX_MS);
+      try {
+        const obs = await this.observe();
+        this.log({ kind: 'release', vm });
+        this.note(`host ${host} answers again after ${Math.round((clock.now() - since) / 1000)}s: going on from what is there`);
+        this.afterHold(obs);
+        return obs;
+      } catch (e) {
+        if (!isTransient(e)) throw e;
+        lastError = e;
+      }
+    }
+  }
+
+  /** The window's bookkeeping after a hold: the shutdown or the start whose answer was lost is
+   * read off the VM (the coordinator and the window figures hear of it as if answered). */
+  private afterHold(obs: Observation): void {
+    const w = this.window;
+    if (w === null) return;
+    if (w.downAt === null && !obs.running) this.markDown();
+    else if (w.downAt !== null && obs.running) this.markUp();
+  }
+
+  /**
+   * A VM held off inside its window, once timeouts.windowHold has passed: started again where
+   * that is safe without the host's shell, and its window is redone once the host answers.
+   * - T1 and rollback windows, definition on OLD: started by name on OLD, which is complete
+   *   (in T1 the VM has not run on its mirrors since it stopped).
+   * - T2 before the definition moved to NEW: started on its mirrors again, as it ran before
+   *   the window; md keeps both legs in step and the copy is kept.
+   * - Definition on NEW: it stays off; the host must stop its mirrors before it starts on NEW.
+   * Returns 'libvirt-down' when libvirt did not answer either (to be tried again).
+   */
+  private async restartHeld(last: Observation | null, heldMs: number): Promise<'started' | 'not-safe' | 'libvirt-down'> {
+    const { vm, host } = this.ctx;
+    const w = this.window!;
+    try {
+      const st = await this.hv.lookup(vm);
+      if (st === null || st.id !== null) return 'not-safe';
+      if (!this.leaseTrusted()) {
+        this.note(`stays off: this run's lease on it was last confirmed too long ago to act without asking host ${host}`);
+        return 'not-safe';
+      }
+      if (last === null || last.persistent !== Placement.old) {
+        this.note(`stays off: its definition is on NEW, and host ${host} must stop its mirrors before it starts there`);
+        return 'not-safe';
+      }
+      const wait = `after ${spoken(heldMs)} on hold with the VM off`;
+      if (w.name === 'T2') {
+        if (last.mirrors.some((m) => !m.exists || !m.ours)) return 'not-safe';
+        const xml = this.definitions(last).onMirror;
+        await this.step('start-on-mirror', `start ${vm} on its mirrors again, ${wait}`, async () => {
+          const id = await this.hv.startWithLiveXml(xml);
+          if (id === null) throw new StepFailure(`${vm} did not start on its mirrors`, false);
+          return { id, why: 'window-hold', ...this.markUp() };
+        }, { phase: 'T2' });
+        this.signal({ kind: 'restarted', window: 'T2' });
+        this.note(`up again on its mirrors ${wait}; its T2 window is tried again once host ${host} answers`);
+        return 'started';
+      }
+      const name = w.name;
+      await this.step('start-on-old', `start ${vm} on its old volumes, ${wait}`, async () => {
+        const id = await this.hv.start(vm);
+        return { id, why: 'window-hold', ...this.markUp() };
+      }, { phase: name });
+      if (name === 'T1') this.signal({ kind: 'up-t1' });
+      this.note(`up again on its old volumes; its ${name} window is tried again once host ${host} answers (${wait})`);
+      return 'started';
+    } catch (err) {
+      if (isTransient(err)) return 'libvirt-down';
+      throw err;
+    }
   }
 
   /**
@@ -308,6 +484,8 @@ export class VmMigration {
     w.host = this.calls.host;
     w.libvirt = this.calls.libvirt;
     this.ctx.emit({ kind: 'down', at: w.downAt, vm: this.ctx.vm, window: w.name });
+    if (w.name === 'T1') this.signal({ kind: 'down-t1' });
+    if (w.name === 'T2') this.signal({ kind: 'down-t2' });
   }
 
   private markUp(): Record<string, number> {
@@ -351,6 +529,7 @@ export class VmMigration {
       }
       case ActionKind.recordMigration: {
         const recorded = this.definitions(obs).recorded;
+        await this.confirmLease();
         await this.step('record-migration', `record the migration in ${vm}'s persistent definition (still on OLD: I2)`, () => this.hv.define(recorded));
         return { ...obs, persistentXml: recorded, recorded: true };
       }
@@ -360,10 +539,10 @@ export class VmMigration {
           const fresh = await this.observe();
           if (decide(fresh, this.facts()).kind !== ActionKind.shutdownForMirror) return fresh;
         }
+        await this.confirmLease();
         await this.recheckNewVolumes(disks, false);
         this.openWindow('T1');
         await this.step('shutdown-vm', `graceful shutdown of ${vm} (T1)`, () => this.shutdown(), { phase: 'T1' });
-        this.signal({ kind: 'down-t1' });
         return { ...obs, running: false, id: null, live: null, state: 'shutoff', suspended: false, hostReadWhileOff: false };
       }
       case ActionKind.flushMirrors: {
@@ -381,6 +560,7 @@ export class VmMigration {
       case ActionKind.startOnMirror: {
         this.signal({ kind: 'mirror-ready' });
         await this.gate('t1-start');
+        await this.confirmLease();
         const xml = this.definitions(obs).onMirror;
         const r = await this.step('start-on-mirror', `start ${vm} on its mirrors (one-off live definition)`, async () => {
           const id = await this.hv.startWithLiveXml(xml);
@@ -441,10 +621,10 @@ export class VmMigration {
         } else {
           now = { ...obs, persistentXml: await this.hv.inactiveXml(vm, { secure: true }) };
         }
+        await this.confirmLease();
         await this.step('check-cutover', `I3 holds for ${vm}: same domain id ${action.id}, live on its mirrors, every mirror in sync`, async () => ({ id: action.id, ...(action.forward ? { forward: 'the old leg failed; NEW holds every write' } : {}) }));
         this.openWindow('T2');
         await this.step('shutdown-vm', `graceful shutdown of ${vm} (T2)`, () => this.shutdown(), { phase: 'T2' });
-        this.signal({ kind: 'down-t2' });
         return { ...now, running: false, id: null, live: null, state: 'shutoff', suspended: false, hostReadWhileOff: false };
       }
       case ActionKind.readHost:
@@ -452,6 +632,7 @@ export class VmMigration {
         return this.withHost(obs, await this.hostRead(), true);
       case ActionKind.defineOnNew: {
         const defs = this.definitions(obs);
+        await this.confirmLease();
         const original = this.facts().originalXml;
         const changed = original === null ? [] : changedParts(original, defs.original);
         if (changed.length > 0) this.note(`its definition changed since the migration began (kept): ${changed.join(', ')}`);
@@ -470,6 +651,7 @@ export class VmMigration {
       case ActionKind.startOnNew: {
         this.signal({ kind: 'ready-t2' });
         await this.gate('t2-start');
+        await this.confirmLease();
         const r = await this.step('start-on-new', `start ${vm} on its new volumes`, async () => {
           const id = await this.hv.start(vm);
           return { id, ...this.markUp() };
@@ -481,15 +663,18 @@ export class VmMigration {
         this.signal({ kind: 'up-t2' });
         return null;
       case ActionKind.shutdownForRollback:
+        await this.confirmLease();
         this.openWindow('rollback');
         await this.step('shutdown-vm', `graceful shutdown of ${vm} (rollback)`, () => this.shutdown(), { phase: 'rollback' });
         return { ...obs, running: false, id: null, live: null, state: 'shutoff', suspended: false, hostReadWhileOff: false };
       case ActionKind.defineOriginal: {
         const onOld = this.definitions(obs).onOld;
+        await this.confirmLease();
         await this.step('define-original', `define ${vm} on its old volumes, without sanshift's record`, () => this.hv.define(onOld));
         return { ...obs, persistent: Placement.old, persistentXml: onOld, recorded: false };
       }
       case ActionKind.startOnOld: {
+        await this.confirmLease();
         if (this.window === null) this.openWindow('rollback');
         const r = await this.step('start-on-old', `start ${vm} on its old volumes`, async () => {
           const id = await this.hv.start(vm);

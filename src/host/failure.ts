@@ -1,7 +1,7 @@
 // A failed host command as a value, and its human message built by a pure function.
 import { ActionError } from '../util/errors.js';
 import type { CommandResult } from './runner.js';
-import { shellJoin } from './quote.js';
+import { describeArgv } from './quote.js';
 
 export interface CommandFailure {
   host: string;
@@ -18,7 +18,7 @@ export interface CommandFailure {
 export function describeCommandFailure(f: CommandFailure): string {
   const said = (f.stderr.trim() !== '' ? f.stderr : (f.stdout ?? '')).trim();
   const head = f.doing === undefined ? 'command failed' : `${f.doing} failed`;
-  let msg = `${head} on host ${f.host}: \`${shellJoin(f.argv)}\` exited ${f.exitCode}`;
+  let msg = `${head} on host ${f.host}: \`${describeArgv(f.argv)}\` exited ${f.exitCode}`;
   if (said !== '') msg += `: ${said.split('\n').map((l) => l.trim()).filter((l) => l !== '').join(' / ')}`;
   return msg;
 }

@@ -6,7 +6,7 @@
 import PQueue from 'p-queue';
 import type { Clock } from '../util/clock.js';
 import { TimeoutError } from '../util/errors.js';
-import { shellJoin } from './quote.js';
+import { describeArgv } from './quote.js';
 import type { CommandResult, CommandRunner, RunOptions } from './runner.js';
 
 /** Below sshd's default MaxSessions (10): a colleague's `ssh` to the same host still gets in. */
@@ -51,7 +51,7 @@ export class GuardedRunner implements CommandRunner {
       const stop = new AbortController();
       // a second later than the process's own deadline: the kill is the usual way out
       const late = this.options.clock.sleep(timeoutMs + 1000, stop.signal).then(() => {
-        throw new TimeoutError(this.inner.host, `\`${shellJoin(argv)}\``, timeoutMs);
+        throw new TimeoutError(this.inner.host, `\`${describeArgv(argv)}\``, timeoutMs);
       });
       try {
         return await Promise.race([this.inner.run(argv, { ...options, timeoutMs }), late]);

@@ -2,7 +2,7 @@
 import { execa } from 'execa';
 import { ActionError, TimeoutError } from '../util/errors.js';
 import type { CommandResult, CommandRunner, RunOptions } from './runner.js';
-import { shellJoin } from './quote.js';
+import { describeArgv } from './quote.js';
 
 /** Runs one process; the shared core of the local and ssh runners. `shown` is what messages
  * show of the command (the escaped form for ssh). Rejects only if it could not run. */
@@ -26,12 +26,12 @@ export async function runProcess(
   const durationMs = Date.now() - started;
   if (result.timedOut) {
     // the command was killed here; what it did on the far side is unknown
-    throw new TimeoutError(host, `\`${shellJoin(argv)}\``, options.timeoutMs ?? 0);
+    throw new TimeoutError(host, `\`${describeArgv(argv)}\``, options.timeoutMs ?? 0);
   }
   if (result.exitCode === undefined) {
     // never started (binary missing, permission) or killed by a signal
     const why = result.signal !== undefined ? `killed by ${result.signal}` : (result.originalMessage ?? result.shortMessage);
-    throw new ActionError(`\`${shellJoin(argv)}\` could not run on host ${host}: ${why}`, { host, cause: result });
+    throw new ActionError(`\`${describeArgv(argv)}\` could not run on host ${host}: ${why}`, { host, cause: result });
   }
   return {
     argv: [...argv],

@@ -8,6 +8,7 @@ import { commandFailed } from './failure.js';
 import { assertDevicePath } from './mdadm.js';
 import { parseProbe, type BlockCounters, type HostSnapshot } from './probe.js';
 import type { CommandRunner } from './runner.js';
+import { leaseWords, type LeaseCheck } from './leases.js';
 import { MD_ACT_SCRIPT } from './scripts.js';
 
 export const MdVerb = {
@@ -35,10 +36,11 @@ function speedWord(s: MdAction['speedKiBs']): string {
   return String(s);
 }
 
-/** `sh -c MD_ACT_SCRIPT sanshift-md VERB MIRROR OLD NEW SPEED ...`; every word validated (I6). */
-export function mdActArgv(actions: readonly MdAction[]): string[] {
+/** `sh -c MD_ACT_SCRIPT sanshift-md OWNER VM TTL VERB MIRROR OLD NEW SPEED ...`: with a lease,
+ * the actions run only if the VM's lease is the run's (and extend it); every word validated (I6). */
+export function mdActArgv(actions: readonly MdAction[], lease?: LeaseCheck): string[] {
   if (actions.length === 0) throw new ActionError('no md action to run');
-  return ['sh', '-c', MD_ACT_SCRIPT, 'sanshift-md', ...actions.flatMap((a) => [a.verb, assertDevicePath(a.mirror), assertDevicePath(a.old), assertDevicePath(a.new), speedWord(a.speedKiBs)])];
+  return ['sh', '-c', MD_ACT_SCRIPT, 'sanshift-md', ...leaseWords(lease), ...actions.flatMap((a) => [a.verb, assertDevicePath(a.mirror), assertDevicePath(a.old), assertDevicePath(a.new), speedWord(a.speedKiBs)])];
 }
 
 export type MdActOutcome =
@@ -54,6 +56,8 @@ export interface MdActResult {
   after: HostSnapshot;
   /** the lock could not be had: nothing was done */
   lockTimeout: boolean;
+  /** the VM's lease is not the run's any more (what the lease file says): nothing was done */
+  leaseLost: string | null;
 }
 
 function counters(fields: string[]): BlockCounters {
@@ -72,6 +76,7 @@ export function parseMdAct(stdout: string): MdActResult {
   const pendingBase = new Map<string, { oldKname?: string; mdKname?: string; old?: BlockCounters; md?: BlockCounters }>();
   let output: string[] = [];
   let lockTimeout = false;
+  let leaseLost: string | null = null;
   for (const line of head.slice(1)) {
     if (line === '') continue;
     const [key, a = '', b = '', c = '', ...rest] = line.split(' ');
@@ -94,6 +99,7 @@ export function parseMdAct(stdout: string): MdActResult {
     }
     if (key === 'fail') {
       if (a === 'lock') lockTimeout = true;
+      else if (a === 'owner') leaseLost = rest.join(' ');
       else outcomes.push({ verb: a as MdVerb, mirror: b, ok: false, code: c, message: rest.join(' '), output });
       output = [];
       continue;
@@ -110,14 +116,14 @@ export function parseMdAct(stdout: string): MdActResult {
     }
   }
   const after = probeAt < 0 ? null : parseProbe(lines.slice(probeAt).join('\n'));
-  if (after === null && !lockTimeout) throw new Error('the md action output has no probe after the actions');
-  return { outcomes, baselines, after: after ?? parseProbe('#probe 1 state\n#end\n'), lockTimeout };
+  if (after === null && !lockTimeout && leaseLost === null) throw new Error('the md action output has no probe after the actions');
+  return { outcomes, baselines, after: after ?? parseProbe('#probe 1 state\n#end\n'), lockTimeout, leaseLost };
 }
 
 /** Runs md actions on a host in one session. A non-zero exit of the shell itself (not of a
  * command inside) means the script could not run at all. */
-export async function runMdActions(runner: CommandRunner, actions: readonly MdAction[], timeoutMs?: number): Promise<MdActResult> {
-  const r = await runner.run(mdActArgv(actions), timeoutMs === undefined ? {} : { timeoutMs });
+export async function runMdActions(runner: CommandRunner, actions: readonly MdAction[], options: { timeoutMs?: number; lease?: LeaseCheck } = {}): Promise<MdActResult> {
+  const r = await runner.run(mdActArgv(actions, options.lease), options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs });
   if (r.exitCode !== 0) throw commandFailed(runner.host, r, `md ${actions.map((a) => `${a.verb} ${a.mirror}`).join(', ')}`);
   try {
     return parseMdAct(r.stdout);

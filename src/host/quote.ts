@@ -16,3 +16,13 @@ export function shellQuote(arg: string): string {
 export function shellJoin(argv: readonly string[]): string {
   return argv.map(shellQuote).join(' ');
 }
+
+/**
+ * The argv as a person should read it in a message: one of sanshift's host scripts
+ * (`sh -c SCRIPT NAME ARGS...`, src/host/scripts.ts) by its name and arguments, not its text;
+ * anything else as the shell command line.
+ */
+export function describeArgv(argv: readonly string[]): string {
+  if (argv[0] === 'sh' && argv[1] === '-c' && argv[3]?.startsWith('sanshift-') === true) return shellJoin(argv.slice(3));
+  return shellJoin(argv);
+}

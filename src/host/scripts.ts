@@ -213,11 +213,24 @@ act() {
   esac
 }
 fact '#act' 1
-[ -d /run/lock ] || mkdir -p /run/lock
+owner=$1 vm=$2 ttl=$3
+shift 3
+[ -d /run/lock/sanshift ] || mkdir -p /run/lock/sanshift
 exec 9>>/run/lock/sanshift-md.lock
 if ! flock -w 60 9; then
   fact fail lock - lock "another process held /run/lock/sanshift-md.lock for 60 s"
   exit 0
+fi
+if [ "$owner" != - ]; then
+  # the VM's lease (LEASE_SCRIPT) must be ours: a run that lost it to another never acts again
+  lease=/run/lock/sanshift/vm-$vm.lease
+  cur=''; one "$lease"; cur=$v
+  now=$(date +%s)
+  if [ "\${cur%% *}" != "$owner" ]; then
+    fact fail owner - not-owner "the lease of $vm is not held by this run: \${cur:-none}"
+    exit 0
+  fi
+  printf '%s %s\n' "$owner" "$((now + ttl))" > "$lease.tmp" && mv -f "$lease.tmp" "$lease"
 fi
 paths=''
 failed=''
@@ -231,4 +244,47 @@ done
 flock -u 9
 set -- $paths
 probe state "$@"
+`;
+
+/**
+ * `sh -c LEASE_SCRIPT sanshift-lease OP OWNER TTL VM...`: the leases that make one sanshift run
+ * the only one acting on a VM, whatever machine each runs from. A lease is a small file on the
+ * hypervisor, `OWNER EXPIRY` (the host's clock, so two orchestrators' clocks never disagree);
+ * every change of any lease on the host happens under one flock, so a lease left by a dead run
+ * (expired) is taken over by exactly one taker. OP: acquire (or renew: the same), release, or
+ * takeover: acquire, also from the one owner named after TTL (a run this machine knows is dead).
+ * Every md action checks the VM's lease is still its run's and extends it (MD_ACT_SCRIPT).
+ */
+export const LEASE_SCRIPT = `# sanshift VM leases (src/host/scripts.ts)
+export LC_ALL=C
+op=$1 owner=$2 ttl=$3
+shift 3
+dead=''
+if [ "$op" = takeover ]; then dead=$1; shift; op=acquire; fi
+dir=/run/lock/sanshift
+[ -d "$dir" ] || mkdir -p "$dir"
+exec 8>>"$dir/leases.lock"
+flock -w 60 8 || { printf 'lock-timeout\\n'; exit 0; }
+now=$(date +%s)
+for vm do
+  f=$dir/vm-$vm.lease
+  cur=''
+  [ -r "$f" ] && read -r cur < "$f"
+  who=\${cur%% *}
+  until=\${cur#* }
+  case $op in
+  acquire)
+    if [ -z "$cur" ] || [ "$who" = "$owner" ] || [ "$who" = "$dead" ] || [ "$until" -lt "$now" ] 2>/dev/null; then
+      printf '%s %s\\n' "$owner" "$((now + ttl))" > "$f.tmp" && mv -f "$f.tmp" "$f"
+      if [ -n "$cur" ] && [ "$who" != "$owner" ]; then printf 'took %s %s\\n' "$vm" "$cur"; else printf 'held %s\\n' "$vm"; fi
+    else
+      printf 'busy %s %s %s\\n' "$vm" "$who" "$((until - now))"
+    fi
+    ;;
+  release)
+    [ "$who" = "$owner" ] && rm -f "$f"
+    printf 'released %s\\n' "$vm"
+    ;;
+  esac
+done
 `;

@@ -4,7 +4,7 @@
 import { UnreachableError } from '../util/errors.js';
 import type { MdVerb } from './md-act.js';
 import type { CommandResult, CommandRunner, RunOptions } from './runner.js';
-import { MD_ACT_SCRIPT, PROBE_SCRIPT } from './scripts.js';
+import { LEASE_SCRIPT, MD_ACT_SCRIPT, PROBE_SCRIPT } from './scripts.js';
 
 /** How fast a simulated disk copies when nothing caps it, KiB/s (about 195 MiB/s). */
 export const DEFAULT_DISK_SPEED_KIBS = 200_000;
@@ -180,6 +180,8 @@ export class SimulatedHost implements CommandRunner {
   private readonly arrays = new Map<string, SimArray>();
   /** /dev/md/NAME -> /dev/mdN; mdadm leaves them behind on stop and failed builds */
   private readonly links = new Map<string, string>();
+  /** /run/lock/sanshift/vm-*.lease: owner word and expiry on the host's clock (seconds) */
+  private readonly leases = new Map<string, { owner: string; until: number }>();
   /** md devices whose /dev/md/NAME udev removes before the next session */
   private udevRemovals: string[] = [];
   /** md devices in the kernel's all_mddevs order (newest first); kept after stop until reboot */
@@ -931,9 +933,60 @@ export class SimulatedHost implements CommandRunner {
     }
     if (text === MD_ACT_SCRIPT) {
       this.counts.mdActions++;
-      return out(this.mdActText(rest));
+      const [owner = '-', vm = '-', ttl = '0', ...groups] = rest;
+      if (owner !== '-') {
+        // the VM's lease must be the run's; it is extended, as the script does
+        const lease = this.leases.get(vm);
+        if (lease?.owner !== owner) return out(`#act 1\nfail owner - not-owner the lease of ${vm} is not held by this run: ${lease === undefined ? 'none' : `${lease.owner} ${lease.until}`}\n`);
+        lease.until = this.hostSeconds() + Number(ttl);
+      }
+      return out(this.mdActText(groups));
     }
+    if (text === LEASE_SCRIPT) return out(this.leaseText(rest));
     return null;
+  }
+
+  /** The host's own clock, in seconds (what `date +%s` prints there). */
+  private hostSeconds(): number {
+    return Math.floor(this.now() / 1000);
+  }
+
+  /** The lease script: acquire (or renew) and release, under the host's lease lock. */
+  private leaseText(args: string[]): string {
+    const [word, owner = '', ttl = '0', ...more] = args;
+    const dead = word === 'takeover' ? more[0] : undefined;
+    const vms = word === 'takeover' ? more.slice(1) : more;
+    const op = word === 'takeover' ? 'acquire' : word;
+    const now = this.hostSeconds();
+    const lines: string[] = [];
+    for (const vm of vms) {
+      const cur = this.leases.get(vm);
+      if (op === 'acquire') {
+        if (cur === undefined || cur.owner === owner || cur.owner === dead || cur.until < now) {
+          this.leases.set(vm, { owner, until: now + Number(ttl) });
+          lines.push(cur !== undefined && cur.owner !== owner ? `took ${vm} ${cur.owner} ${cur.until}` : `held ${vm}`);
+        } else lines.push(`busy ${vm} ${cur.owner} ${cur.until - now}`);
+      } else if (op === 'release') {
+        if (cur?.owner === owner) this.leases.delete(vm);
+        lines.push(`released ${vm}`);
+      }
+    }
+    return lines.map((l) => `${l}\n`).join('');
+  }
+
+  /** Every lease expires at once: what a run that died leaves once its leases ran out (tests). */
+  expireLeases(): void {
+    for (const l of this.leases.values()) l.until = 0;
+  }
+
+  /** A lease as another run left it (tests). */
+  setLease(vm: string, owner: string, until: number): void {
+    this.leases.set(vm, { owner, until });
+  }
+
+  /** The VM leases on this host (tests). */
+  leaseOf(vm: string): { owner: string; until: number } | undefined {
+    return this.leases.get(vm);
   }
 
   /** `readlink -m` of one path. */

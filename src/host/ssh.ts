@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ActionError, UnreachableError } from '../util/errors.js';
 import { runProcess } from './local.js';
-import { shellJoin } from './quote.js';
+import { describeArgv, shellJoin } from './quote.js';
 import type { CommandResult, CommandRunner, RunOptions } from './runner.js';
 
 export interface SshTarget {
@@ -85,7 +85,7 @@ export class SshRunner implements CommandRunner {
     const r = await runProcess(this.host, full, options);
     if (r.exitCode === SSH_TRANSPORT_FAILURE) {
       const reason = r.stderr.trim() === '' ? 'ssh exited 255' : r.stderr.trim();
-      throw new UnreachableError(this.host, this.target.destination, `${reason} (running ${remoteCommandLine(argv, this.target.sudo)})`);
+      throw new UnreachableError(this.host, this.target.destination, `${reason} (running ${describeArgv(argv)})`);
     }
     return { argv: [...argv], stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode, durationMs: r.durationMs };
   }

@@ -114,7 +114,8 @@ const MUTATING_HV = ['shutdown', 'destroy', 'define', 'start', 'startWithLiveXml
 /** The groups (VERB MIRROR OLD NEW SPEED) of an md action session, or null for any other command. */
 function mdGroups(argv: readonly string[]): string[][] | null {
   if (argv[0] !== 'sh' || argv[2] !== MD_ACT_SCRIPT) return null;
-  const words = argv.slice(4);
+  // after NAME: the lease words (owner, VM, ttl), then the groups
+  const words = argv.slice(7);
   const groups: string[][] = [];
   for (let i = 0; i + 5 <= words.length; i += 5) groups.push(words.slice(i, i + 5));
   return groups;
@@ -175,7 +176,7 @@ export async function injectCrash(fleet: Fleet, crashAt: { n: number; when: 'bef
           lines.push(`skip ${g[0]} ${g[1]}`);
           continue;
         }
-        const r = await gate(`md ${g[0]} ${g[1]!.replace('/dev/md/', '')}`, () => inner.run([...argv.slice(0, 4), ...g], options));
+        const r = await gate(`md ${g[0]} ${g[1]!.replace('/dev/md/', '')}`, () => inner.run([...argv.slice(0, 7), ...g], options));
         const out = r.stdout.split('\n');
         const acted = out.slice(1, out.findIndex((l) => l.startsWith('#probe ')));
         lines.push(...acted);
@@ -208,5 +209,8 @@ export async function recoverFromCrash(fleet: Fleet): Promise<void> {
   rmSync(join(fleet.stateDir, 'locks'), { recursive: true, force: true });
   fleet.hvWrapper = undefined;
   fleet.clock.forgetInFlight();
+  // the dead run's leases on the host have run out by the time it is run again (in this test
+  // process the dead run's pid is alive, so sanshift could not tell it is dead)
+  for (const sim of fleet.simulated.values()) sim.expireLeases();
   fleet.restart();
 }
