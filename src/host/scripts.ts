@@ -222,7 +222,13 @@ if ! flock -w 60 9; then
   exit 0
 fi
 if [ "$owner" != - ]; then
-  # the VM's lease (LEASE_SCRIPT) must be ours: a run that lost it to another never acts again
+  # the VM's lease (LEASE_SCRIPT) must be ours: a run that lost it to another never acts again.
+  # Read and extended under the leases' own lock, so a takeover cannot slip in between.
+  exec 8>>/run/lock/sanshift/leases.lock
+  if ! flock -w 60 8; then
+    fact fail lock - lock "another process held /run/lock/sanshift/leases.lock for 60 s"
+    exit 0
+  fi
   lease=/run/lock/sanshift/vm-$vm.lease
   cur=''; one "$lease"; cur=$v
   now=$(date +%s)
@@ -230,7 +236,8 @@ if [ "$owner" != - ]; then
     fact fail owner - not-owner "the lease of $vm is not held by this run: \${cur:-none}"
     exit 0
   fi
-  printf '%s %s\n' "$owner" "$((now + ttl))" > "$lease.tmp" && mv -f "$lease.tmp" "$lease"
+  printf '%s %s\\n' "$owner" "$((now + ttl))" > "$lease.tmp" && mv -f "$lease.tmp" "$lease"
+  flock -u 8
 fi
 paths=''
 failed=''
