@@ -12,6 +12,9 @@ export const ExitCode = {
   /** `plan --detailed-exitcode` only: the plan succeeded and has VMs to migrate (Terraform's 2,
    * which sanshift already gives to invalid input) */
   changesPlanned: 4,
+  /** `run`: nothing failed, but the run stopped before every VM was done, as asked (a pause, a
+   * stop) or by the rollout (canaries, budget): `sanshift run` again continues */
+  stoppedEarly: 5,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 

@@ -3,13 +3,6 @@
 // safe too (the journal is written ahead, I4), but a stop between two steps leaves less to do.
 import type { EventEmitter } from 'node:events';
 
-/**
- * True once the engine reads the pause request before each new window (runFleet checks
- * readPause/pauseApplies) and honours the stop signal it is given. Until then Ctrl-C keeps its
- * old meaning, stop now: a pause the engine ignores would tell the operator something false.
- */
-export const ENGINE_HONOURS_PAUSE = false;
-
 export interface InterruptHandlers {
   /** first Ctrl-C */
   pause(): void;

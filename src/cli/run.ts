@@ -24,7 +24,7 @@ import { arg, type CliCommand } from './command.js';
 import { ExitCode } from './exit.js';
 import type { Io } from './io.js';
 import { describePause, readPause, requestPause } from '../control/pause.js';
-import { ENGINE_HONOURS_PAUSE, installInterrupts, PAUSE_ON_CTRL_C, STOP_ON_CTRL_C } from './interrupt.js';
+import { installInterrupts, PAUSE_ON_CTRL_C, STOP_ON_CTRL_C } from './interrupt.js';
 import { selectedNames, selectionArgs, withSelection, type SelectionArgs } from './selection.js';
 
 const NO_SELECTION: SelectionArgs = { limit: [], exclude: [], failed: false };
@@ -271,10 +271,10 @@ async function execute(session: Session, io: Io, vms: string[], mode: RunMode, o
     display.on(e);
     metrics?.on(e);
   };
-  // ENGINE WIRING: pass `stop.signal` to runFleet and flip ENGINE_HONOURS_PAUSE once the engine
-  // checks the pause request before each new window and stops at a safe point on the signal.
+  // A first Ctrl-C asks for a pause (the windows in progress finish, no new one starts), a
+  // second stops every VM at its next safe point (src/engine/halt.ts).
   const stop = new AbortController();
-  const uninstall = ENGINE_HONOURS_PAUSE && io === processIo
+  const uninstall = io === processIo
     ? installInterrupts(process, {
         pause: () => {
           requestPause(stateDir, { now: new Date(), reason: `Ctrl-C in run ${runId}`, runs: [runId] });
@@ -288,7 +288,7 @@ async function execute(session: Session, io: Io, vms: string[], mode: RunMode, o
     : () => undefined;
   let summary: RunSummary;
   try {
-    summary = await runFleet({ plan: outcome.plan, inventory, connections, clock, stateDir, runId, mode, emit });
+    summary = await runFleet({ plan: outcome.plan, inventory, connections, clock, stateDir, runId, mode, emit, stop: stop.signal });
   } finally {
     uninstall();
     display.close();
@@ -299,7 +299,13 @@ async function execute(session: Session, io: Io, vms: string[], mode: RunMode, o
   const report = reportFromJournal(stateDir, summary.run, { resyncBytes: display.resyncBytes(), inSyncAt: display.inSyncAt() });
   const files = writeRunReport(stateDir, report);
   human(`\n${renderRunReportText(report)}journal: ${summary.journal}\nreport:  ${files.markdown}\n         ${files.json}\n`);
-  return summary.ok ? ExitCode.ok : ExitCode.failed;
+  if (!summary.ok) return ExitCode.failed;
+  if (summary.stopped !== null) {
+    const left = summary.results.filter((r) => r.outcome.outcome === 'stopped').map((r) => r.vm);
+    human(`stopped early: ${summary.stopped}\n${left.length} VM${left.length === 1 ? '' : 's'} left where ${left.length === 1 ? 'it stands' : 'they stand'}, none of them off (${left.slice(0, 8).join(', ')}${left.length > 8 ? ', ...' : ''}); \`sanshift run\` again continues.\n`);
+    return ExitCode.stoppedEarly;
+  }
+  return ExitCode.ok;
 }
 
 /** Each VM's host and the array of each of its disks, where the metrics count its resync. */

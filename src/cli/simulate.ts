@@ -282,12 +282,6 @@ export interface RehearsalOptions {
   startAt?: Date;
 }
 
-/** Some VM of the selection has a maintenance window. */
-function hasWindows(inventory: Inventory, vms: readonly string[] | undefined): boolean {
-  const chosen = vms === undefined || vms.length === 0 ? undefined : new Set(vms);
-  return inventory.vms.some((v) => v.policy.windows !== undefined && (chosen === undefined || chosen.has(v.name)));
-}
-
 /** What the timeline page needs beyond the Rehearsal: rows from the run itself, and its rates. */
 export interface PictureParts {
   rows: Map<string, TimelineRow>;
@@ -336,8 +330,6 @@ async function rehearseOnEngineWith(inventory: Inventory, options: RehearsalOpti
       'a window runs from powered off to up again; a resync ends at the poll that sees every mirror of the VM in sync (every ' + inventory.policy.pollIntervalMs / 1000 + 's)',
     ];
     if (lowerBound.ms > endMs) notes.push('the makespan is below the lower bound: this engine does not enforce every bandwidth limit of the inventory yet');
-    // ENGINE WIRING: drop this note once the coordinator waits on windowGate (src/control/windows.ts)
-    if (hasWindows(inventory, options.vms)) notes.push('maintenance windows are not applied by the engine in this rehearsal yet: --model shows the run with them');
     const rehearsal = summarise(inventory.file, startAtMs, 'engine', fleet, rowsFrom(fleet, bundles.bundleOf, marks), bundles.bundles.length, endMs, lowerBound, notes);
     const rows = rowsFromEvents(events);
     const placement = new Map(outcome.plan.vms.map((v) => [v.name, { host: v.host, arrays: v.disks.map((d) => d.array ?? unnamedArrayOf(v.host)) }]));

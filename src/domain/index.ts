@@ -1,6 +1,6 @@
 // The domain XML layer: parse and build, disks and their sources, sanshift's metadata, comparison.
 export { parseXml, buildXml, type XmlElement, type XmlText, type XmlNode } from './xml.js';
-export { parseDomain, domainIdentity, type DomainIdentity } from './identity.js';
+export { parseDomain, domainIdentity, hasGuestAgentChannel, GUEST_AGENT_CHANNEL, type DomainIdentity } from './identity.js';
 export { listDisks, blockDiskSources, rewriteDiskSources, DiskDevice, DiskType, type DomainDisk } from './disks.js';
 export {
   readMigrationMetadata,

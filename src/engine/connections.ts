@@ -5,14 +5,15 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { listDisks } from '../domain/index.js';
+import { hasGuestAgentChannel, listDisks } from '../domain/index.js';
 import { GuardedRunner } from '../host/guarded.js';
 import { LocalRunner } from '../host/local.js';
 import type { CommandRunner } from '../host/runner.js';
 import { SimulatedHost, type SimVolumeSpec } from '../host/simulated.js';
 import { SshRunner } from '../host/ssh.js';
-import { HypervisorPool } from '../hypervisor/libvirt.js';
-import type { Hypervisor, XmlOptions } from '../hypervisor/port.js';
+import { HypervisorError, HypervisorPool, isTestUri } from '../hypervisor/libvirt.js';
+import type { Hypervisor, ShutdownRequest, XmlOptions } from '../hypervisor/port.js';
+import { VirshOnHost } from '../hypervisor/virsh.js';
 import { newVolumeFor } from '../inventory/mapping.js';
 import type { HostSpec, Inventory } from '../inventory/types.js';
 import type { PlanPorts } from '../plan/fleet-plan.js';
@@ -88,8 +89,11 @@ export class Connections implements PlanPorts {
   hypervisor(host: HostSpec): Hypervisor {
     let w = this.wrapped.get(host.name);
     if (w === undefined) {
-      const hv = tracked(this.pool.get(host.name, this.uriOf(host)), this.options.clock);
-      w = host.shell !== 'simulated' ? hv : new RehearsalHypervisor(hv, () => this.simulated.get(host.name), this.options.clock, this.options.guestTimes ?? { shutdownMs: 0, bootMs: 0 }, this.options.costs?.libvirtCallMs ?? 0);
+      const uri = this.uriOf(host);
+      const hv = tracked(this.pool.get(host.name, uri), this.options.clock);
+      // a real host answers what the binding cannot ask (shutdown modes, guest-ping) with virsh
+      const real = isTestUri(uri) ? hv : new VirshOnHost(hv, () => this.trackedRunner(host));
+      w = host.shell !== 'simulated' ? real : new RehearsalHypervisor(hv, () => this.simulated.get(host.name), this.options.clock, this.options.guestTimes ?? { shutdownMs: 0, bootMs: 0 }, this.options.costs?.libvirtCallMs ?? 0);
       this.wrapped.set(host.name, w);
     }
     return w;
@@ -296,13 +300,25 @@ class RehearsalHypervisor implements Hypervisor {
     const st = await this.inner.lookup(name);
     if (st?.id === null) await this.setOpen(xml, 0);
   }
-  async shutdown(name: string): Promise<void> {
+  async shutdown(name: string, mode?: ShutdownRequest): Promise<void> {
     await this.cost();
+    // As libvirt answers a domain without a guest-agent channel (a rehearsal's agent always
+    // answers once the guest runs)
+    if (mode === 'agent' && !hasGuestAgentChannel(await this.inner.liveXml(name))) {
+      throw new HypervisorError(this.host, 'graceful shutdown (guest agent)', name, 'argument unsupported: QEMU guest agent is not configured');
+    }
     // The guest powers off a while after the request, as a real one does.
     return this.closing(name, async () => {
       await this.clock.sleep(this.times.shutdownMs);
       await this.inner.shutdown(name);
     });
+  }
+  async agentPing(name: string): Promise<boolean> {
+    await this.cost();
+    const st = await this.inner.lookup(name);
+    if (st === null || st.id === null) throw new HypervisorError(this.host, 'guest-ping', name, 'Requested operation is not valid: domain is not running');
+    if (!hasGuestAgentChannel(await this.inner.liveXml(name))) throw new HypervisorError(this.host, 'guest-ping', name, 'argument unsupported: QEMU guest agent is not configured');
+    return true;
   }
   async destroy(name: string): Promise<void> {
     await this.cost();

@@ -7,14 +7,18 @@
 // past T1 when a run starts (a resumed run) continue outside the scheduler: their windows are
 // behind them or already open.
 import PQueue from 'p-queue';
+import type { FailureBudget } from '../control/budget.js';
+import { describeWindow, formatInZone, windowGate, type WindowGate } from '../control/windows.js';
 import { runMdActions } from '../host/md-act.js';
 import type { CommandRunner } from '../host/runner.js';
-import type { Limits } from '../inventory/types.js';
+import type { Limits, MaintenanceWindow } from '../inventory/types.js';
 import { planBundles, type BundlePlan, type FleetVm } from '../plan/bundles.js';
 import { RollingScheduler } from '../plan/scheduler.js';
 import { errorMessage } from '../util/errors.js';
+import type { Clock } from '../util/clock.js';
 import type { EventSink } from './events.js';
 import type { ResumeStage } from './facts.js';
+import { RunHalted, type Halt, type RunHalt } from './halt.js';
 
 /** Where a VM's loop asks the coordinator: before it prepares (the scheduler let its bundle into
  * T1: mirrors are built only for VMs about to go down), before each shutdown and each start. */
@@ -31,6 +35,8 @@ export type VmSignal =
   /** started again on its mirrors inside its T2 window (its host did not answer): it is not
    * down, and its window is redone under the same grant */
   | { kind: 'restarted'; window: 'T2' }
+  /** left for a later run (a pause, a stop, the failure budget): it holds nothing back */
+  | { kind: 'halted' }
   | { kind: 'finished'; ok: boolean; reason?: string };
 
 /** What a VM's state machine sees of the coordinator. */
@@ -47,7 +53,23 @@ export interface VmCoordination {
   /** The copies of these disks ended without completing (the add failed, a stale mirror was
    * stopped): their bandwidth goes to the others. */
   resyncsAbandoned(targets: readonly string[]): void;
+  /** a pause or a stop this run obeys: a VM outside a window leaves at its next safe point */
+  halted(): Halt | null;
 }
+
+/** What decides, beyond the limits, whether a bundle's window may start now (issue 13). */
+export interface Admission {
+  /** the VM's maintenance windows (policy.windows); undefined: any time */
+  windowsOf: (vm: string) => MaintenanceWindow | undefined;
+  /** canaries first, and the failure budget (T1 only: a VM started always finishes) */
+  budget?: FailureBudget;
+  /** a pause request or a stop */
+  halt?: RunHalt;
+  clock: Clock;
+}
+
+/** How often gates waiting on a closed maintenance window or a pause are asked again, at most */
+const RECHECK_MS = 5000;
 
 interface VmStage {
   downT1: boolean;
@@ -75,7 +97,11 @@ export class Coordinator {
   private readonly grantedT1 = new Set<number>();
   private readonly grantedT2 = new Set<number>();
   private readonly windowClosed = new Set<string>();
-  private waiters: { ready: () => boolean; resolve: () => void }[] = [];
+  private waiters: { vm: string; kind: GateKind; ready: () => boolean; resolve: () => void; reject: (e: Error) => void }[] = [];
+  private readonly windowGates: (WindowGate | undefined)[];
+  /** each bundle's last refusal by the admission, for the operator's notes */
+  private readonly refused = new Map<number, string>();
+  private recheck: AbortController | null = null;
   private readonly manageBandwidth: boolean;
   private readonly hosts: Map<string, string>;
   private readonly targets: Map<string, string[]>;
@@ -92,10 +118,20 @@ export class Coordinator {
       diskOf: (vm: string, target: string) => { mirror: string; old: string; new: string };
       emit: EventSink;
       now: () => number;
+      admission?: Admission;
     },
   ) {
     this.bundles = planBundles(vms, limits);
-    this.scheduler = new RollingScheduler(this.bundles, vms, limits, options.resyncSpeedMaxKiB === undefined ? {} : { resyncSpeedMaxKiB: options.resyncSpeedMaxKiB });
+    const adm = options.admission;
+    this.windowGates = this.bundles.bundles.map((b) => {
+      if (adm === undefined) return undefined;
+      const g = windowGate(b.vms.map((v) => adm.windowsOf(v)), adm.clock);
+      return g.always ? undefined : g;
+    });
+    this.scheduler = new RollingScheduler(this.bundles, vms, limits, {
+      ...(options.resyncSpeedMaxKiB === undefined ? {} : { resyncSpeedMaxKiB: options.resyncSpeedMaxKiB }),
+      ...(adm === undefined ? {} : { mayOpenWindow: (b: number, phase: 'T1' | 'T2') => this.refusal(b, phase) === null }),
+    });
     for (const vm of vms) this.stage.set(vm.name, freshStage());
     this.resumeBundles(options.resume ?? new Map());
     this.hosts = new Map(vms.map((v) => [v.name, v.host]));
@@ -153,7 +189,32 @@ export class Coordinator {
       ownsResyncSpeed: this.manageBandwidth,
       resyncShares: (targets) => this.resyncShares(vm, targets),
       resyncsAbandoned: (targets) => this.resyncsAbandoned(vm, targets),
+      halted: () => this.options.admission?.halt?.current() ?? null,
     };
+  }
+
+  /**
+   * Why bundle `b` may not enter its window now beyond the limits, or null: a pause or stop,
+   * the canaries still running or the failure budget spent (T1 only), its maintenance window
+   * closed. `permanent`: it will not be admitted in this run.
+   */
+  private refusal(b: number, phase: 'T1' | 'T2'): { reason: string; permanent: boolean } | null {
+    const adm = this.options.admission;
+    if (adm === undefined) return null;
+    const h = adm.halt?.current();
+    if (h != null) return { reason: h.reason, permanent: true };
+    if (phase === 'T1' && adm.budget !== undefined) {
+      const a = adm.budget.decide(this.bundles.bundles[b]!.vms);
+      if (!a.admit) return { reason: a.reason, permanent: !a.wait };
+    }
+    const gate = this.windowGates[b];
+    if (gate !== undefined && !gate.isOpen()) {
+      const wait = gate.msUntilOpen();
+      const w = this.bundles.bundles[b]!.vms.map((v) => adm.windowsOf(v)).find((x) => x !== undefined)!;
+      if (!Number.isFinite(wait)) return { reason: `its maintenance window (${describeWindow(w)}) does not open within the next 400 days`, permanent: true };
+      return { reason: `waiting for its maintenance window (${describeWindow(w)}): the next start may be at ${formatInZone(adm.clock.now() + wait, w.timezone)}`, permanent: false };
+    }
+    return null;
   }
 
   private async resyncShares(vm: string, targets: readonly string[]): Promise<Map<string, number | 'system'>> {
@@ -232,10 +293,17 @@ export class Coordinator {
   }
 
   private gate(vm: string, kind: GateKind): Promise<boolean> {
-    // A redo of T1 (I3) after the bundle's window has passed does not wait for a new grant.
-    if ((kind === 't1-shutdown' || kind === 't1-prepare') && this.st(vm).upT1) return Promise.resolve(false);
-    if (this.readyFor(vm, kind)) return Promise.resolve(false);
-    return new Promise((resolve) => this.waiters.push({ ready: () => this.readyFor(vm, kind), resolve: () => resolve(true) }));
+    const ready = (): boolean => {
+      // A redo of T1 (I3, or after a window held for a silent host) does not wait for a new
+      // grant, but it is a new window all the same: not outside the maintenance window, not
+      // in a paused run.
+      if ((kind === 't1-shutdown' || kind === 't1-prepare') && this.st(vm).upT1) return this.refusal(this.bundleOf(vm), 'T2') === null;
+      return this.readyFor(vm, kind);
+    };
+    if (ready()) return Promise.resolve(false);
+    const waiting = new Promise<boolean>((resolve, reject) => this.waiters.push({ vm, kind, ready, resolve: () => resolve(true), reject }));
+    this.pump();
+    return waiting;
   }
 
   private signal(vm: string, s: VmSignal): void {
@@ -275,9 +343,16 @@ export class Coordinator {
         st.downT2 = false;
         st.readyT2 = false;
         break;
+      case 'halted':
+        // it leaves the run where it stands: its bundle-mates are not held back by it
+        st.finished = true;
+        if (!st.synced) for (const t of this.targets.get(vm) ?? []) this.scheduler.resyncEnded(vm, t);
+        if (this.members(vm).every((v) => this.st(v).finished) && this.scheduler.stateOf(b) !== 'done' && this.scheduler.stateOf(b) !== 'failed') this.scheduler.abandon(b, 'left for a later run');
+        break;
       case 'finished':
         st.finished = true;
         st.failed = !s.ok;
+        this.options.admission?.budget?.finished(vm, s.ok ? 'done' : 'failed', s.reason);
         // A VM that leaves its bundle early (failed, back on OLD) copies nothing more: its
         // mirrors no longer hold the bundle's T2 back.
         if (!st.synced) for (const t of this.targets.get(vm) ?? []) this.scheduler.resyncEnded(vm, t);
@@ -308,17 +383,76 @@ export class Coordinator {
     this.scheduler.windowEnded(b);
   }
 
-  /** Asks the scheduler what may start now and wakes the VMs whose gate opened. */
+  /** Asks the scheduler what may start now and wakes the VMs whose gate opened. A VM waiting
+   * for a window this run will not open (a pause, a stop, the budget spent) leaves the run. */
   private pump(): void {
     const g = this.scheduler.grant();
     for (const b of g.enterT1) this.grantedT1.add(b);
     for (const b of g.enterT2) this.grantedT2.add(b);
     const still: typeof this.waiters = [];
+    let recheck = false;
     for (const w of this.waiters) {
-      if (w.ready()) w.resolve();
-      else still.push(w);
+      if (w.ready()) {
+        w.resolve();
+        continue;
+      }
+      const why = this.waitingFor(w.vm, w.kind);
+      if (why?.permanent === true) {
+        w.reject(new RunHalted(why.reason));
+        continue;
+      }
+      if (why !== null) {
+        recheck = true;
+        const b = this.bundleOf(w.vm);
+        if (this.refused.get(b) !== why.reason) {
+          this.refused.set(b, why.reason);
+          for (const vm of this.members(w.vm)) this.options.emit({ kind: 'note', at: this.options.now(), vm, text: why.reason });
+        }
+      }
+      still.push(w);
     }
     this.waiters = still;
+    if (recheck || (this.waiters.length > 0 && this.options.admission?.halt !== undefined)) this.recheckSoon();
+  }
+
+  /** What the admission says to a VM waiting at `kind`, when it is what holds it (a gate inside
+   * a window already granted is held by its bundle-mates, not by the admission). A stop also
+   * turns back the VMs of a granted T1 that are not down yet. */
+  private waitingFor(vm: string, kind: GateKind): { reason: string; permanent: boolean } | null {
+    const b = this.bundleOf(vm);
+    if (kind === 't1-prepare' && !this.grantedT1.has(b)) return this.refusal(b, 'T1');
+    if (kind === 't2-shutdown' && !this.grantedT2.has(b)) return this.refusal(b, 'T2');
+    if ((kind === 't1-prepare' || kind === 't1-shutdown') && this.st(vm).upT1) return this.refusal(b, 'T2');
+    const h = this.options.admission?.halt?.current();
+    if (h?.kind === 'stop' && kind === 't1-shutdown' && !this.members(vm).some((v) => this.st(v).downT1 && !this.st(v).upT1)) return { reason: h.reason, permanent: true };
+    return null;
+  }
+
+  /** Gates that wait on a maintenance window or may be paused are asked again a while later
+   * (one timer for the whole run). */
+  private recheckSoon(): void {
+    const adm = this.options.admission;
+    if (adm === undefined || this.recheck !== null) return;
+    const now = adm.clock.now();
+    let wait = adm.halt === undefined ? Infinity : RECHECK_MS;
+    for (const g of this.windowGates) {
+      if (g === undefined) continue;
+      const ms = g.msUntilOpen(now);
+      if (ms > 0 && Number.isFinite(ms)) wait = Math.min(wait, ms);
+    }
+    if (!Number.isFinite(wait)) return;
+    const timer = new AbortController();
+    this.recheck = timer;
+    void adm.clock.sleep(Math.max(1, Math.min(wait, 60_000)), timer.signal).then(() => {
+      this.recheck = null;
+      if (!timer.signal.aborted && this.waiters.length > 0) this.pump();
+    });
+  }
+
+  /** The run is over: no timer outlives it. */
+  close(): void {
+    this.recheck?.abort();
+    this.recheck = null;
   }
 
   /** Host and array bandwidth goes to the mirrors that copy now, through md's sync_speed_max:

@@ -145,7 +145,8 @@ export function factsOf(records: readonly JournalRecord[], vm: string): Migratio
             f.openWindow = null;
             break;
           case 'health-gate':
-            f.healthPassed = true;
+            // the gate after T2 (a T1 gate, when asked for, is passed before NEW joins)
+            if (d['phase'] !== 'T1') f.healthPassed = true;
             break;
           case 'define-original':
             f.startedOnNew = false;

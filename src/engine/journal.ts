@@ -23,7 +23,10 @@ export type JournalRecord =
   | (Base & { kind: 'result'; vm: string; step: string; target?: string; detail?: Record<string, unknown> })
   | (Base & { kind: 'failed'; vm: string; step?: string; reason: string })
   | (Base & { kind: 'vm-finished'; vm: string; outcome: 'done' | 'failed' | 'rolled-back'; reason?: string })
-  | (Base & { kind: 'run-finished'; ok: boolean });
+  /** an operator's hook ran (policy.hooks): how it ended and its output, bounded */
+  | (Base & { kind: 'hook'; vm: string; hook: string; window: string; ok: boolean; exitCode: number | null; signal: string | null; timedOut: boolean; durationMs: number; output: string; truncated: boolean })
+  /** `stopped`: why the run stopped early (a pause, a stop, the failure budget) */
+  | (Base & { kind: 'run-finished'; ok: boolean; stopped?: string });
 
 export type JournalKind = JournalRecord['kind'];
 type Without<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;

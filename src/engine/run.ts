@@ -1,14 +1,17 @@
 // Executes a plan over a fleet: claims every VM (two runs never act on one VM), then migrates
 // (or rolls back) each VM with its own state machine. One VM's failure never stops the others.
 import { hostname } from 'node:os';
-import type { Inventory } from '../inventory/types.js';
+import { dirname } from 'node:path';
+import { FailureBudget } from '../control/budget.js';
+import type { Inventory, Policy } from '../inventory/types.js';
 import { fleetVmsFromPlan, UNKNOWN_DISK_SIZE_BYTES } from '../plan/fleet-input.js';
 import type { VmHistory } from '../plan/fleet-plan.js';
 import type { Plan, VmPlan } from '../plan/types.js';
 import type { Clock } from '../util/clock.js';
 import { InputError, InputErrorCode, errorMessage, type Problem } from '../util/errors.js';
 import type { Connections } from './connections.js';
-import { Coordinator } from './coordinator.js';
+import { Coordinator, type Admission } from './coordinator.js';
+import { RunHalt } from './halt.js';
 import type { EventSink } from './events.js';
 import { factsOf, resumeStageOf } from './facts.js';
 import { deadHere, describeOwner, LEASE_RENEW_MS, LEASE_TTL_SECONDS, leases, ownerWord, type HeldLease } from '../host/leases.js';
@@ -35,6 +38,11 @@ export interface FleetRunOptions {
   runId: string;
   mode: RunMode;
   emit: EventSink;
+  /** aborted (a second Ctrl-C): every VM stops at its next safe point */
+  stop?: AbortSignal;
+  /** run the operator's hooks and outward health checks for VMs of simulated hosts too (tests);
+   * by default a rehearsal announces them without running them */
+  operatorCommandsInRehearsal?: boolean;
 }
 
 export interface VmResult {
@@ -48,6 +56,8 @@ export interface RunSummary {
   journal: string;
   results: VmResult[];
   ok: boolean;
+  /** why the run stopped early (a pause, a stop, the failure budget), when it did */
+  stopped: string | null;
   /** per host: probes run (sessions that read the host) and periodic polls among them */
   hosts: Record<string, { probes: number; polls: number }>;
 }
@@ -92,16 +102,25 @@ export async function runFleet(o: FleetRunOptions): Promise<RunSummary> {
   o.emit({ kind: 'run-started', at: o.clock.now(), run: o.runId, vms: claimed.map((v) => v.name), rehearsal });
 
   const results: VmResult[] = [];
+  let stopped: string | null = null;
+  const specs = new Map(o.inventory.vms.map((v) => [v.name, v]));
+  let coordinator: Coordinator | undefined;
+  let budget: FailureBudget | undefined;
+  let stoppedBy: () => string | null = () => null;
   let observers = new Map<string, HostObserver>();
   const renewing = new AbortController();
   void renewLeases(o, owner, leaseHosts, renewing.signal);
   try {
     observers = await observersFor(o, claimed);
     const inUse = new InUseIndex(hostReaders(o.inventory, o.connections), () => o.clock.now(), REMOTE_IN_USE_MAX_AGE_MS);
-    const coordinator = o.mode === RunMode.migrate ? coordinatorFor(o, claimed, history) : undefined;
+    const startedAtMs = o.clock.now();
+    const halt = new RunHalt({ stateDir: o.stateDir, runId: o.runId, startedAtMs, ...(o.stop === undefined ? {} : { stop: o.stop }) });
+    budget = FailureBudget.forRun(o.inventory.rollout, claimed.map((v) => specs.get(v.name)!));
+    coordinator = o.mode === RunMode.migrate ? coordinatorFor(o, claimed, history, { halt, budget, windowsOf: (vm) => specs.get(vm)?.policy.windows, clock: o.clock }) : undefined;
+    stoppedBy = () => halt.current()?.reason ?? budget?.stopped ?? null;
     await Promise.all(
       claimed.map(async (vm) => {
-        const outcome = await runOne(o, vm, journal, history, observers.get(vm.host)!, inUse, coordinator, leaseHosts.get(vm.host)!.get(vm.name)!);
+        const outcome = await runOne(o, vm, specs.get(vm.name)?.policy ?? o.inventory.policy, journal, history, observers.get(vm.host)!, inUse, coordinator, leaseHosts.get(vm.host)!.get(vm.name)!);
         observers.get(vm.host)?.unregister(vm.name);
         leaseHosts.get(vm.host)?.delete(vm.name);
         results.push({ vm: vm.name, host: vm.host, outcome });
@@ -109,9 +128,12 @@ export async function runFleet(o: FleetRunOptions): Promise<RunSummary> {
     );
   } finally {
     renewing.abort();
+    coordinator?.close();
     await releaseLeases(o, owner, claimed);
     const failed = results.filter((r) => r.outcome.outcome === 'failed').length;
-    journal.append({ kind: 'run-finished', ok: failed === 0 && results.length === claimed.length });
+    const left = results.filter((r) => r.outcome.outcome === 'stopped').length;
+    stopped = left > 0 ? stoppedBy() ?? 'stopped' : null;
+    journal.append({ kind: 'run-finished', ok: failed === 0 && left === 0 && results.length === claimed.length, ...(stopped === null ? {} : { stopped }) });
     journal.close();
     for (const vm of claimed) releaseVm(o.stateDir, vm.host, vm.name, o.runId);
     o.emit({ kind: 'run-finished', at: o.clock.now(), run: o.runId, done: results.filter((r) => r.outcome.outcome === 'done').length, failed, rolledBack: results.filter((r) => r.outcome.outcome === 'rolled-back').length });
@@ -119,7 +141,7 @@ export async function runFleet(o: FleetRunOptions): Promise<RunSummary> {
   const order = new Map(claimed.map((v, i) => [v.name, i]));
   results.sort((a, b) => order.get(a.vm)! - order.get(b.vm)!);
   const hosts = Object.fromEntries([...observers].map(([name, ob]) => [name, { ...ob.counts }]));
-  return { run: o.runId, journal: journal.path, results, ok: results.every((r) => r.outcome.outcome !== 'failed'), hosts };
+  return { run: o.runId, journal: journal.path, results, ok: results.every((r) => r.outcome.outcome !== 'failed'), stopped, hosts };
 }
 
 /** One observer per host, knowing every VM of the host that this run drives. */
@@ -140,7 +162,7 @@ async function observersFor(o: FleetRunOptions, vms: readonly VmPlan[]): Promise
 /** Every VM goes through the fleet scheduler, a resumed one too: where each stands is read from
  * the journals alone (no host is read twice), and its bundle is registered there, so down
  * windows, bundles, anti-affinity and limits hold after an interruption as before it. */
-function coordinatorFor(o: FleetRunOptions, vms: readonly VmPlan[], history: readonly JournalRecord[]): Coordinator | undefined {
+function coordinatorFor(o: FleetRunOptions, vms: readonly VmPlan[], history: readonly JournalRecord[], admission: Admission): Coordinator | undefined {
   if (vms.length === 0) return undefined;
   const diskOf = new Map(vms.flatMap((v) => v.disks.map((d) => [`${v.name}/${d.target}`, { mirror: d.mirror, old: d.old, new: d.new }] as const)));
   const resume = new Map(vms.map((vm) => [vm.name, resumeStageOf(factsOf(history, vm.name))] as const));
@@ -154,6 +176,7 @@ function coordinatorFor(o: FleetRunOptions, vms: readonly VmPlan[], history: rea
       diskOf: (vm, target) => diskOf.get(`${vm}/${target}`)!,
       emit: o.emit,
       now: () => o.clock.now(),
+      admission,
     },
   );
 }
@@ -238,7 +261,7 @@ async function releaseLeases(o: FleetRunOptions, owner: string, vms: readonly Vm
   );
 }
 
-async function runOne(o: FleetRunOptions, vm: VmPlan, journal: Journal, history: JournalRecord[], observer: HostObserver, inUse: InUseIndex, coordinator: Coordinator | undefined, lease: HeldLease): Promise<VmOutcome> {
+async function runOne(o: FleetRunOptions, vm: VmPlan, policy: Policy, journal: Journal, history: JournalRecord[], observer: HostObserver, inUse: InUseIndex, coordinator: Coordinator | undefined, lease: HeldLease): Promise<VmOutcome> {
   const host = o.inventory.hosts[vm.host]!;
   try {
     const runner = await o.connections.trackedRunner(host);
@@ -252,9 +275,12 @@ async function runOne(o: FleetRunOptions, vm: VmPlan, journal: Journal, history:
       journal,
       history,
       clock: o.clock,
-      policy: o.inventory.policy,
+      // the VM's effective policy: its own keys over its groups' over the fleet's
+      policy,
       runId: o.runId,
       emit: o.emit,
+      cwd: dirname(o.inventory.file),
+      operatorCommands: host.shell !== 'simulated' || o.operatorCommandsInRehearsal === true,
       lease,
       newVolumeUsers: async (disks) => {
         const snap = await observer.read();

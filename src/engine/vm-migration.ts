@@ -7,13 +7,15 @@
 // probe of the host; a define knows the definition it wrote), so the loop reads the host again
 // only when it cannot know. Inside a down window that leaves: T1, one host command (drop the
 // mirrors' page cache) and the start; T2, the final check, the define, the stop, the start.
+import { runHealthGate, type GateResult } from '../control/health.js';
+import { describeHookResult, runHook } from '../control/hooks.js';
 import { changedParts, removeMigrationMetadata } from '../domain/index.js';
 import { describeOwner, LEASE_TRUST_MS, leases, type HeldLease } from '../host/leases.js';
 import { runMdActions, type MdAction, type MdActResult } from '../host/md-act.js';
 import { deviceOf, mergeSnapshots, type HostSnapshot } from '../host/probe.js';
 import type { CommandRunner } from '../host/runner.js';
 import type { Hypervisor } from '../hypervisor/port.js';
-import type { Policy } from '../inventory/types.js';
+import type { HealthGate, HookName, Policy } from '../inventory/types.js';
 import { definitionsFor, type DefinitionSet } from '../plan/vm-steps.js';
 import type { DiskPlan } from '../plan/types.js';
 import type { Clock } from '../util/clock.js';
@@ -23,6 +25,7 @@ import type { GateKind, VmCoordination, VmSignal } from './coordinator.js';
 import type { EventSink, WindowName } from './events.js';
 import { factsOf, type JoinBaseline, type MigrationFacts } from './facts.js';
 import type { HostObserver } from './host-observer.js';
+import { RunHalted } from './halt.js';
 import type { Journal, JournalRecord } from './journal.js';
 import { domainView, mirrorViews, Placement, type Observation } from './observation.js';
 
@@ -47,12 +50,20 @@ export interface VmContext {
   /** I5 by identity: who else uses these new volumes (domains of every host that sees the LUN);
    * each entry says who and where. Absent: no domain check (tests of other things). */
   newVolumeUsers?: (disks: readonly DiskPlan[]) => Promise<string[]>;
+  /** the folder hooks and command health checks run in (the inventory's) */
+  cwd?: string;
+  /** false in a rehearsal: the operator's hooks and the health checks that reach out of this
+   * machine (TCP, HTTP, a command) are announced, not run; the guest agent is the simulated one */
+  operatorCommands?: boolean;
   /** the run's lease on the VM (host side): every md action checks it is still the run's, and
    * every change through libvirt is made under a confirmation younger than LEASE_TRUST_MS */
   lease?: HeldLease;
 }
 
-export type VmOutcome = { outcome: 'done' | 'rolled-back'; note?: string } | { outcome: 'failed'; reason: string };
+/** How a VM's migration ended (journalled: vm-finished). */
+export type FinalOutcome = { outcome: 'done' | 'rolled-back'; note?: string } | { outcome: 'failed'; reason: string };
+/** `stopped`: left for a later run where it stands, never off (a pause, a stop, the budget) */
+export type VmOutcome = FinalOutcome | { outcome: 'stopped'; reason: string };
 
 /** A step failed; `rollback` says whether the VM goes back to OLD (whatever changed is undone by
  * observing and converging, not by replaying an undo list). */
@@ -210,7 +221,9 @@ export class VmMigration {
       this.signal({ kind: 'finished', ok: true });
       return result;
     } catch (err) {
+      if (err instanceof RunHalted) return this.halted(err.reason);
       const reason = errorMessage(err);
+      const inWindow = this.window?.name === 'T1' || this.window?.name === 'T2' ? this.window.name : '';
       // a host that did not answer before anything changed (the original's reading) is no reason
       // to touch the VM
       const rollback = err instanceof StepFailure ? err.rollback : !isTransient(err);
@@ -222,15 +235,42 @@ export class VmMigration {
           this.note('back on its old volumes');
         } catch (rollbackErr) {
           const both = `${reason}; going back to the old volumes failed too: ${errorMessage(rollbackErr)}`;
+          await this.onFailure(both, inWindow);
           this.finish({ outcome: 'failed', reason: both });
           this.signal({ kind: 'finished', ok: false, reason: both });
           return { outcome: 'failed', reason: both };
         }
       }
       const failed = { outcome: 'failed' as const, reason: rollback ? `${reason} (the VM is back on its old volumes)` : reason };
+      await this.onFailure(failed.reason, inWindow);
       this.finish(failed);
       this.signal({ kind: 'finished', ok: false, reason });
       return failed;
+    }
+  }
+
+  /** Left for a later run where it stands (outside any window: never off). Not a failure: no
+   * journal record ends its migration, so the next run continues it. */
+  private halted(reason: string): VmOutcome {
+    this.note(`stopped for this run: ${reason}; \`sanshift run\` again continues it from where it stands`);
+    this.signal({ kind: 'halted' });
+    return { outcome: 'stopped', reason };
+  }
+
+  /** A stop (second Ctrl-C) is obeyed between two actions, outside a window; a pause only by
+   * the VMs that wait (for their resync, or at a gate the run will not open). */
+  private checkHalt(waiting: boolean): void {
+    const h = this.ctx.coordination?.halted();
+    if (h == null || this.window !== null) return;
+    if (h.kind === 'stop' || waiting) throw new RunHalted(h.reason);
+  }
+
+  /** onFailure: the operator's page; its own failure changes nothing more. */
+  private async onFailure(reason: string, window: 'T1' | 'T2' | ''): Promise<void> {
+    try {
+      await this.hook('onFailure', window, reason.replace(/\s+/g, ' '));
+    } catch (err) {
+      this.note(`onFailure hook could not run: ${errorMessage(err)}`);
     }
   }
 
@@ -244,7 +284,7 @@ export class VmMigration {
     return result;
   }
 
-  private finish(o: VmOutcome): void {
+  private finish(o: FinalOutcome): void {
     this.log({ kind: 'vm-finished', vm: this.ctx.vm, outcome: o.outcome, ...(o.outcome === 'failed' ? { reason: o.reason } : {}) });
     this.ctx.emit({ kind: 'vm-finished', at: this.ctx.clock.now(), vm: this.ctx.vm, outcome: o.outcome, ...(o.outcome === 'failed' ? { reason: o.reason } : {}) });
   }
@@ -253,6 +293,8 @@ export class VmMigration {
     let obs = await this.answered(null, () => this.observe());
     for (let acted = 0; acted < MAX_ACTIONS; ) {
       this.reconcilePower(obs);
+      // a rollback under way finishes: it is what makes the VM safe
+      if (decide !== decideRollback) this.checkHalt(false);
       const action = decide(obs, this.facts());
       if (action.kind === ActionKind.done) {
         if (decide === decideRollback) return { outcome: 'done' };
@@ -304,6 +346,7 @@ export class VmMigration {
     let pause = policy.pollIntervalMs;
     let restartTried = false;
     for (;;) {
+      this.checkHalt(true);
       const held = clock.now() - since;
       if (held >= hostLostMs) {
         this.window = null;
@@ -541,6 +584,7 @@ export class VmMigration {
         }
         await this.confirmLease();
         await this.recheckNewVolumes(disks, false);
+        await this.beforeWindow('T1');
         this.openWindow('T1');
         await this.step('shutdown-vm', `graceful shutdown of ${vm} (T1)`, () => this.shutdown(), { phase: 'T1' });
         return { ...obs, running: false, id: null, live: null, state: 'shutoff', suspended: false, hostReadWhileOff: false };
@@ -567,7 +611,9 @@ export class VmMigration {
           if (id === null) throw new StepFailure(`${vm} did not start on its mirrors`, true);
           return { id, ...this.markUp() };
         });
+        if (this.gatesT1()) await this.step('health-gate', `health gate of ${vm} after T1`, () => this.healthGate('T1'), { phase: 'T1' });
         this.signal({ kind: 'up-t1' });
+        await this.afterWindow('T1');
         return { ...obs, running: true, id: r.id, live: Placement.mirror, state: 'running', hostReadWhileOff: false };
       }
       case ActionKind.adoptStart:
@@ -623,6 +669,7 @@ export class VmMigration {
         }
         await this.confirmLease();
         await this.step('check-cutover', `I3 holds for ${vm}: same domain id ${action.id}, live on its mirrors, every mirror in sync`, async () => ({ id: action.id, ...(action.forward ? { forward: 'the old leg failed; NEW holds every write' } : {}) }));
+        await this.beforeWindow('T2');
         this.openWindow('T2');
         await this.step('shutdown-vm', `graceful shutdown of ${vm} (T2)`, () => this.shutdown(), { phase: 'T2' });
         return { ...now, running: false, id: null, live: null, state: 'shutoff', suspended: false, hostReadWhileOff: false };
@@ -659,8 +706,9 @@ export class VmMigration {
         return { ...obs, running: true, id: r.id, live: Placement.new, state: 'running', hostReadWhileOff: false };
       }
       case ActionKind.healthGate:
-        await this.step('health-gate', `health gate of ${vm}`, () => this.healthGate());
+        await this.step('health-gate', `health gate of ${vm} after T2`, () => this.healthGate('T2'), { phase: 'T2' });
         this.signal({ kind: 'up-t2' });
+        await this.afterWindow('T2');
         return null;
       case ActionKind.shutdownForRollback:
         await this.confirmLease();
@@ -717,7 +765,7 @@ export class VmMigration {
     let askedAt = clock.now();
     const ask = async (): Promise<boolean> => {
       try {
-        await this.hv.shutdown(vm);
+        await this.hv.shutdown(vm, policy.shutdownMode === 'auto' ? undefined : policy.shutdownMode);
         return true;
       } catch (err) {
         // it may have gone off by itself in between: the next look tells
@@ -777,6 +825,7 @@ export class VmMigration {
     const sizes = new Map<string, number>();
     let last = { done: -1, at: clock.now() };
     for (;;) {
+      this.checkHalt(true);
       const poll = await this.ctx.observer.nextPoll();
       if (poll.roster.get(vm) !== obs.id) return null;
       const next = this.withHost(obs, poll.snapshot);
@@ -806,14 +855,23 @@ export class VmMigration {
     }
   }
 
-  private async healthGate(): Promise<{ id: number }> {
+  /**
+   * The gate after a window's start. The domain must stay up for health.settle; after T2 the
+   * host's health.command must exit 0; and every built-in check of the window (health.checks
+   * whose gates name it: guest agent, TCP, HTTP, a command) must pass, side by side, each retried
+   * until health.timeout. After T1 a failure takes the VM back to OLD (still current: NEW has not
+   * joined); after T2 OLD is stale, and the VM is left on NEW for an operator.
+   */
+  private async healthGate(window: HealthGate): Promise<Record<string, unknown>> {
     const { vm, clock, policy, runner } = this.ctx;
+    const where = window === 'T1' ? 'its mirrors' : 'its new volumes';
+    const after = window === 'T1' ? 'it goes back to its old volumes, still current' : 'its old volumes are stale now: investigate, or migrate back with rollback --reverse';
     const first = await this.hv.lookup(vm);
-    if (first?.id === null || first === null) throw new StepFailure(`${vm} is not running after its start on NEW`, false);
+    if (first?.id === null || first === null) throw new StepFailure(`${vm} is not running after its start on ${where}`, window === 'T1');
     await clock.sleep(policy.health.settleMs);
     const later = await this.hv.lookup(vm);
-    if (later?.id !== first.id) throw new StepFailure(`${vm} did not stay running on its new volumes (health gate); its old volumes are stale now: investigate, or migrate back with rollback --reverse`, false);
-    if (policy.health.command !== undefined) {
+    if (later?.id !== first.id) throw new StepFailure(`${vm} did not stay running on ${where} (health gate after ${window}); ${after}`, window === 'T1');
+    if (window === 'T2' && policy.health.command !== undefined) {
       const deadline = clock.now() + policy.health.timeoutMs;
       for (;;) {
         this.calls.host++;
@@ -823,6 +881,63 @@ export class VmMigration {
         await clock.sleep(Math.min(5000, policy.health.timeoutMs));
       }
     }
-    return { id: first.id };
+    const live = policy.health.checks.filter((c) => this.ctx.operatorCommands !== false || c.kind === 'guest-agent');
+    for (const c of policy.health.checks) {
+      if (!live.includes(c) && c.gates.includes(window)) this.note(`rehearsal: the ${c.kind} health check after ${window} would run here (not run: the host is simulated)`);
+    }
+    const gate: GateResult = await runHealthGate(window, live, {
+      vm,
+      host: this.ctx.host,
+      window,
+      runId: this.ctx.runId,
+      agentPing: () => {
+        this.calls.libvirt++;
+        return this.hv.agentPing(vm);
+      },
+      ...(this.ctx.cwd === undefined ? {} : { cwd: this.ctx.cwd }),
+    }, { timeoutMs: policy.health.timeoutMs, intervalMs: policy.health.intervalMs, clock });
+    const checks = gate.results.map((r) => ({ kind: r.kind, ok: r.ok, detail: r.detail, attempts: r.attempts }));
+    for (const r of gate.results) this.note(`health check after ${window}: ${r.detail}`);
+    if (!gate.ok) {
+      const failed = gate.results.filter((r) => !r.ok).map((r) => r.detail).join('; ');
+      throw new StepFailure(`health gate after ${window} failed: ${failed}; ${after}`, window === 'T1');
+    }
+    return { id: first.id, phase: window, checks };
+  }
+
+  /** Whether a gate runs after T1: only when a check asks for it (it delays the copy). */
+  private gatesT1(): boolean {
+    return this.ctx.policy.health.checks.some((c) => c.gates.includes('T1'));
+  }
+
+  /** Runs the VM's hook, when the policy has one: journalled with its output, announced in one
+   * line. A hook's failure is a value: the caller decides. */
+  private async hook(hook: HookName, window: 'T1' | 'T2' | '', reason?: string): Promise<{ ok: boolean; line: string } | null> {
+    const argv = this.ctx.policy.hooks[hook];
+    if (argv === undefined) return null;
+    const { vm, host, runId, clock, policy } = this.ctx;
+    if (this.ctx.operatorCommands === false) {
+      this.note(`rehearsal: the ${hook} hook ${argv.join(' ')} would run here (not run: the host is simulated)`);
+      return null;
+    }
+    const r = await clock.track(runHook(hook, argv, { vm, host, window, runId, ...(reason === undefined ? {} : { reason }) }, { timeoutMs: policy.hooks.timeoutMs, ...(this.ctx.cwd === undefined ? {} : { cwd: this.ctx.cwd }) }));
+    this.log({ kind: 'hook', vm, hook, window, ok: r.ok, exitCode: r.exitCode, signal: r.signal, timedOut: r.timedOut, durationMs: r.durationMs, output: r.output, truncated: r.truncated });
+    const line = describeHookResult(r);
+    this.note(line);
+    return { ok: r.ok, line };
+  }
+
+  /** beforeWindow: a failure keeps the VM up and untouched (at T1 the prepare is undone, at T2
+   * it keeps running on its mirrors, in sync). */
+  private async beforeWindow(window: 'T1' | 'T2'): Promise<void> {
+    const h = await this.hook('beforeWindow', window);
+    if (h !== null && !h.ok) {
+      throw new StepFailure(`${h.line}; ${this.ctx.vm} was not stopped for ${window}${window === 'T1' ? '' : ': it keeps running on its mirrors, in sync; run again once the hook passes, or roll back'}`, window === 'T1');
+    }
+  }
+
+  /** afterWindow: the VM is up and healthy; a failing hook is reported, the migration goes on. */
+  private async afterWindow(window: 'T1' | 'T2'): Promise<void> {
+    await this.hook('afterWindow', window);
   }
 }

@@ -4,7 +4,7 @@
 import { DomainState, Hypervisor as NativeHypervisor, type Domain } from '@unraid/libvirt';
 import PQueue from 'p-queue';
 import { TimeoutError, UnreachableError, errorMessage, isTransient } from '../util/errors.js';
-import { DomainRunState, type DomainStatus, type Hypervisor, type XmlOptions } from './port.js';
+import { DomainRunState, type DomainStatus, type Hypervisor, type ShutdownRequest, type XmlOptions } from './port.js';
 
 /** DomainGetXMLDescFlags SECURE and INACTIVE; the enum is not exported as a value by the binding. */
 const XML_SECURE = 1;
@@ -192,8 +192,20 @@ export class LibvirtHypervisor implements Hypervisor {
     return new Set(await this.listAll('look for managed saves', LIST_MANAGEDSAVE, (d) => d.getName()));
   }
 
-  shutdown(name: string): Promise<void> {
+  /**
+   * The binding has virDomainShutdown only (libvirt's own choice of agent or ACPI). A mode is
+   * asked through `virsh` on the host (VirshOnHost, src/hypervisor/virsh.ts), which wraps every
+   * real host's hypervisor; the test driver knows one way to shut down, and no guest agent.
+   */
+  shutdown(name: string, mode?: ShutdownRequest): Promise<void> {
+    if (mode === 'agent' && isTestUri(this.uri)) return Promise.reject(new HypervisorError(this.host, 'graceful shutdown through the guest agent', name, 'argument unsupported: QEMU guest agent is not configured (the test driver has none)'));
+    if (mode !== undefined && !isTestUri(this.uri)) return Promise.reject(new Error(`internal: a shutdown by ${mode} of ${name} on ${this.host} needs virsh on the host (VirshOnHost)`));
     return this.onDomain('graceful shutdown', name, (dom) => dom.shutdown());
+  }
+
+  agentPing(name: string): Promise<boolean> {
+    if (isTestUri(this.uri)) return Promise.reject(new HypervisorError(this.host, 'guest-ping', name, 'argument unsupported: QEMU guest agent is not configured (the test driver has none)'));
+    return Promise.reject(new Error(`internal: guest-ping of ${name} on ${this.host} needs virsh on the host (VirshOnHost)`));
   }
 
   destroy(name: string): Promise<void> {
@@ -240,6 +252,10 @@ export class LibvirtHypervisor implements Hypervisor {
 }
 
 /** One Hypervisor per URI, shared by everything in this process. */
+export function isTestUri(uri: string): boolean {
+  return uri.startsWith('test:');
+}
+
 export class HypervisorPool {
   private readonly byUri = new Map<string, Hypervisor>();
 

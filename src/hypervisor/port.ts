@@ -21,6 +21,8 @@ export interface DomainStatus {
   id: number | null;
 }
 
+export type ShutdownRequest = 'acpi' | 'agent';
+
 export interface XmlOptions {
   /** VIR_DOMAIN_XML_SECURE: include secrets (a console password). Read a definition this way
    * whenever it is written back, or the define drops them; never print what it returns. */
@@ -45,8 +47,12 @@ export interface Hypervisor {
   hasManagedSave(name: string): Promise<boolean>;
   /** every domain with a managed save image, in one call */
   managedSaveDomains(): Promise<Set<string>>;
-  /** ask the guest to power off (ACPI); returns at once */
-  shutdown(name: string): Promise<void>;
+  /** ask the guest to power off; returns at once. No mode: libvirt's own choice (the guest
+   * agent when the domain has one connected, the ACPI power button otherwise); `acpi` or
+   * `agent`: that way only (VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN, VIR_DOMAIN_SHUTDOWN_GUEST_AGENT) */
+  shutdown(name: string, mode?: ShutdownRequest): Promise<void>;
+  /** the QEMU guest agent of a running domain answers guest-ping; throws why it does not */
+  agentPing(name: string): Promise<boolean>;
   /** pull the plug */
   destroy(name: string): Promise<void>;
   /** replace the persistent definition; a running domain keeps its live one */

@@ -126,7 +126,7 @@ export async function planFleet(inv: Inventory, ports: PlanPorts, options: PlanO
               const resolved = reverseDisks(vm, persistentXml, past.completedFromXml);
               problems.push(...resolved.problems);
               const defs = definitionsFor(persistentXml, resolved.disks, options.runId);
-              hostPlans.push({ name: vm.name, host: hostName, uri: host.uri, disks: resolved.disks, preflight: [{ check: 'domain', status: CheckStatus.pass, detail: `found on ${hostName}, ${state}; a reverse migration back to its old volumes` }], steps: buildVmSteps(vm.name, resolved.disks, defs, inv.policy), originalXml: defs.original });
+              hostPlans.push({ name: vm.name, host: hostName, uri: host.uri, disks: resolved.disks, preflight: [{ check: 'domain', status: CheckStatus.pass, detail: `found on ${hostName}, ${state}; a reverse migration back to its old volumes` }], steps: buildVmSteps(vm.name, resolved.disks, defs, vm.policy), originalXml: defs.original });
               continue;
             }
             if (past?.migrated === true && past.originalXml === null) {
@@ -145,7 +145,7 @@ export async function planFleet(inv: Inventory, ports: PlanPorts, options: PlanO
               uri: host.uri,
               disks: resolved.disks,
               preflight: [{ check: 'domain', status: CheckStatus.pass, detail: `found on ${hostName}, ${state}` }, ...resolved.untouched.map((u) => ({ check: 'untouched disk', status: CheckStatus.pass, target: u.target, detail: `stays where it is: ${u.reason}` }))],
-              steps: buildVmSteps(vm.name, resolved.disks, defs, inv.policy),
+              steps: buildVmSteps(vm.name, resolved.disks, defs, vm.policy),
               originalXml: defs.original,
             });
           }

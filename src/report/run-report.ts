@@ -51,6 +51,8 @@ export interface RunReport {
   startedAt: string | null;
   finishedAt: string | null;
   ms: number | null;
+  /** why the run stopped before every VM was done (a pause, a stop, the rollout), or null */
+  stopped: string | null;
   vms: VmReport[];
   totals: {
     vms: number;
@@ -170,6 +172,7 @@ export function buildRunReport(allRecords: readonly JournalRecord[], run: string
     startedAt: started?.at ?? null,
     finishedAt: finished?.at ?? null,
     ms: started !== undefined && finished !== undefined ? ms(started.at, finished.at) : null,
+    stopped: finished?.kind === 'run-finished' ? (finished.stopped ?? null) : null,
     vms,
     totals: {
       vms: vms.length,
@@ -225,7 +228,8 @@ function totalsLine(report: RunReport): string {
   if (t.resyncBytes !== null) parts.push(`${formatBytes(t.resyncBytes)} resynced`);
   if (report.ms !== null) parts.push(`run took ${formatDuration(report.ms)}`);
   const bounded = report.vms.some((v) => v.resync?.inSyncFrom === 'cutover-check');
-  return parts.join('; ') + (bounded ? '\n(<= : resync time measured up to the cutover check; the journal does not record when the mirrors reached sync)' : '');
+  const stopped = report.stopped === null ? '' : `\nstopped early: ${report.stopped}; the unfinished VMs are left where they stand, none off: \`sanshift run\` again continues them`;
+  return parts.join('; ') + stopped + (bounded ? '\n(<= : resync time measured up to the cutover check; the journal does not record when the mirrors reached sync)' : '');
 }
 
 /** The table an operator reads at the end of a run. */

@@ -187,6 +187,19 @@ describe('sanshift pause', () => {
   });
 });
 
+describe('a run that is paused', () => {
+  test('ends with exit 5, names the VMs it left and why, and the report says so', async () => {
+    const { dir, inventory } = rehearsalCopy();
+    // a request that applies to the run about to start (made "after" its start)
+    mkdirSync(join(dir, '.sanshift'), { recursive: true });
+    writeFileSync(join(dir, '.sanshift', 'pause.json'), JSON.stringify({ requestedAt: '2099-01-01T00:00:00.000Z', by: 'ops@test', reason: 'freeze', runs: [] }));
+    const io = new RecordingIo();
+    expect(await main(['run', '-i', inventory, 'dns1', 'web1', '--yes'], io)).toBe(5);
+    expect(io.stdout).toMatch(/stopped early: pause requested at 2099-01-01T00:00:00.000Z by ops@test \(freeze\)\n2 VMs left where they stand, none of them off \((dns1, web1|web1, dns1)\); `sanshift run` again continues\./);
+    expect(io.stdout).toContain('stopped early: pause requested at 2099-01-01T00:00:00.000Z by ops@test (freeze); the unfinished VMs are left where they stand');
+  });
+});
+
 describe('maintenance windows and effective policy in plan and simulate', () => {
   test('plan --json: each VM\'s effective policy, where each key came from, and when it is expected down', async () => {
     const { inventory } = controlledCopy();
@@ -251,11 +264,18 @@ describe('maintenance windows and effective policy in plan and simulate', () => 
     for (const v of r.vms.filter((x) => x.vm !== 'dns1')) expect(v.t1!.startMs).toBeGreaterThanOrEqual(dns1.t2!.endMs);
   });
 
-  test('simulate on the engine says the windows are not applied there yet; --start must carry its offset', async () => {
+  test('simulate on the engine waits for the windows like --model; --start must carry its offset', async () => {
     const { inventory } = controlledCopy();
     const io = new RecordingIo();
-    expect(await main(['simulate', '-i', inventory, 'dns1', 'db1', '--json'], io)).toBe(0);
-    expect((JSON.parse(io.stdout) as Rehearsal).notes.join('\n')).toContain('maintenance windows are not applied by the engine in this rehearsal yet');
+    expect(await main(['simulate', '-i', inventory, 'dns1', 'db1', '--start', '2026-01-14T12:00:00Z', '--json'], io)).toBe(0);
+    const r = JSON.parse(io.stdout) as Rehearsal;
+    expect(r.notes.join('\n')).not.toContain('not applied');
+    for (const v of r.vms) {
+      for (const at of [v.t1At!, v.t2At!]) {
+        const hour = new Date(at).getUTCHours();
+        expect({ vm: v.vm, at, inWindow: hour >= 22 || hour < 6 }).toEqual({ vm: v.vm, at, inWindow: true });
+      }
+    }
     const bad = new RecordingIo();
     expect(await main(['simulate', '-i', inventory, '--start', '2026-01-14 22:00'], bad)).toBe(2);
     expect(bad.stderr).toContain('write an ISO 8601 time with its offset');

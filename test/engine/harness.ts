@@ -61,6 +61,8 @@ export class Fleet {
   onEvent: ((e: EngineEvent) => void) | undefined;
   /** wraps the hypervisor of a host, to inject faults */
   hvWrapper: ((hv: Hypervisor) => Hypervisor) | undefined;
+  /** the next runs' stop signal (a second Ctrl-C) */
+  stop: AbortSignal | undefined;
 
   /** `editNode` changes the test driver's domains before anything reads them. */
   constructor(inventoryYaml: string = BASE_INVENTORY, editNode?: (nodeXml: string) => string) {
@@ -99,7 +101,7 @@ export class Fleet {
   async run(vms: string[] = [], mode: RunMode = RunMode.migrate, reverse = false): Promise<RunSummary> {
     const outcome = await this.plan(vms, reverse);
     if (outcome.problems.length > 0) throw new Error(outcome.problems.map((p) => p.message).join('\n'));
-    return runFleet({ plan: outcome.plan, inventory: this.inventory, connections: this.connections, clock: this.clock, stateDir: this.stateDir, runId: newRunId(this.clock.now()), mode, emit: (e) => {
+    return runFleet({ plan: outcome.plan, inventory: this.inventory, connections: this.connections, clock: this.clock, stateDir: this.stateDir, runId: newRunId(this.clock.now()), mode, operatorCommandsInRehearsal: true, ...(this.stop === undefined ? {} : { stop: this.stop }), emit: (e) => {
       this.events.push(e);
       this.onEvent?.(e);
     } });

@@ -121,7 +121,8 @@ describe('graceful shutdown that times out', () => {
     fleet.hvWrapper = ignoreAcpi;
     const before = await fleet.hv().inactiveXml('web1');
     const beforeId = (await fleet.hv().lookup('web1'))?.id;
-    fleet.inventory.policy.onShutdownTimeout = 'fail';
+    // the VM's effective policy (the fleet's, copied into each VM at parse)
+    fleet.inventory.vms.find((v) => v.name === 'web1')!.policy.onShutdownTimeout = 'fail';
     const summary = await fleet.run(['web1']);
     const outcome = summary.results[0]!.outcome;
     expect(outcome.outcome === 'failed' && outcome.reason).toMatch(/did not power off within 60s \(onShutdownTimeout: fail\); it keeps running on its old volumes, untouched/);
