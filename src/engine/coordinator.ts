@@ -3,9 +3,10 @@
 // coordinator at its gates (before a shutdown or a start) and tells it what happened.
 //
 // Inside a window: stops go dependents first, starts go dependencies first, each start only
-// once its dependencies are up (T1) or have passed their health gate (T2). VMs found already
-// past T1 when a run starts (a resumed run) continue outside the scheduler: their windows are
-// behind them or already open.
+// once its dependencies are up (T1) or have passed their health gate (T2). VMs found mid-way
+// when a run starts (a resumed run) go through the scheduler too, registered where they stand
+// (resumeBundles). Beyond the limits, an Admission says whether a window may start now:
+// maintenance windows, canaries and the failure budget, a pause or a stop.
 import PQueue from 'p-queue';
 import type { FailureBudget } from '../control/budget.js';
 import { describeWindow, formatInZone, windowGate, type WindowGate } from '../control/windows.js';

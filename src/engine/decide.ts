@@ -175,6 +175,12 @@ export function decideMigration(obs: Observation, facts: MigrationFacts, opts: D
     }
     return { kind: ActionKind.defineOnNew };
   }
+  if (facts.shutDownForCutover && ours.some((m) => m.hasNew)) {
+    // Off for its cutover, but the copy is no longer complete (a leg changed while it was off):
+    // NEW cannot be trusted, so it is copied again from OLD.
+    const broken = ours.find((m) => !copyComplete(m)) ?? obs.mirrors.find((m) => !m.exists || !m.ours);
+    return { kind: ActionKind.stopMirrors, targets: targets(ours), why: 'stale', note: `I3: after the T2 shutdown, ${broken?.target ?? 'a disk'}'s mirror is no longer a complete copy: NEW is copied again` };
+  }
   if (facts.startedOnMirrorId !== null && !facts.shutDownForCutover && ours.some((m) => m.hasNew)) {
     // It stopped on its own or was stopped outside sanshift while on the mirror: I3 says redo.
     return { kind: ActionKind.stopMirrors, targets: targets(ours), why: 'stale', note: 'I3: the VM stopped outside sanshift during its resync: NEW may be stale, so its mirrors are rebuilt' };
@@ -222,11 +228,12 @@ export function decideRollback(obs: Observation, facts: MigrationFacts): Action 
     const moved = obs.mirrors.find((m) => m.newWrittenSinceStop !== 0);
     if (moved !== undefined) return fail(`${stale} (${moved.newWrittenSinceStop === null ? `${moved.target}'s new volume cannot be compared with its state at the cutover` : `${moved.newWrittenSinceStop} sectors were written to ${moved.target}'s new volume since the cutover`})`, false);
   }
+  // A copy whose OLD leg failed cannot go back: NEW may be the only good copy. Found before any
+  // shutdown, so the VM is not stopped for a rollback that cannot happen.
+  const onlyNew = ours.find((m) => m.oldFailed || !m.hasOld);
+  if (onlyNew !== undefined) return fail(`the old leg of ${onlyNew.target}'s mirror failed: going back would lose writes; finish the migration instead (sanshift run)`, false);
   if (obs.running && obs.live === Placement.mirror) return { kind: ActionKind.shutdownForRollback };
   if (ours.length > 0) {
-    // A copy whose OLD leg failed cannot go back: NEW may be the only good copy.
-    const onlyNew = ours.find((m) => m.oldFailed || !m.hasOld);
-    if (onlyNew !== undefined) return fail(`the old leg of ${onlyNew.target}'s mirror failed: going back would lose writes; finish the migration instead (sanshift run)`, false);
     if (obs.persistent === Placement.new) return { kind: ActionKind.defineOriginal };
     return { kind: ActionKind.stopMirrors, targets: ours.map((m) => m.target), why: 'rollback' };
   }

@@ -45,7 +45,8 @@ export class Journal {
     readonly runId: string,
     private readonly now: () => number = Date.now,
   ) {
-    // 0700/0600: a journal holds each VM's definition, console passwords included
+    // 0700/0600: a journal holds each VM's definition (read without secrets: no console password,
+    // but still what an operator would not publish)
     mkdirSync(runsDir(stateDir), { recursive: true, mode: 0o700 });
     this.path = join(runsDir(stateDir), `${runId}.jsonl`);
   }

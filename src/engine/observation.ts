@@ -34,7 +34,7 @@ export interface MirrorView {
   kernelName: string | null;
   /** its sysfs and /proc/mdstat state, when it exists and is ours */
   state: MirrorState | null;
-  /** OLD's leg, NEW's leg: failed (faulty), or in sync */
+  /** OLD's leg, NEW's leg: failed (faulty, or write_error), or in sync */
   oldFailed: boolean;
   newFailed: boolean;
   newInSync: boolean;
@@ -87,7 +87,10 @@ export function sourcesOf(xml: string): Map<string, string> {
 function legState(state: MirrorState | null, kname: string | null): { member: boolean; faulty: boolean; inSync: boolean } {
   const leg = kname === null ? undefined : state?.members.find((m) => m.kname === kname);
   if (leg === undefined) return { member: false, faulty: false, inSync: false };
-  return { member: true, faulty: leg.faulty, inSync: !leg.faulty && !leg.spare && (leg.state === null ? true : leg.state.includes('in_sync')) };
+  // md never marks the last in-sync leg faulty: when it fails it stays in_sync with write_error
+  // (lab, LAB-NOTES "When OLD fails"); a leg that cannot be written is a failed leg all the same
+  const failed = leg.faulty || (leg.state?.includes('write_error') ?? false);
+  return { member: true, faulty: failed, inSync: !failed && !leg.spare && (leg.state === null ? true : leg.state.includes('in_sync')) };
 }
 
 /** Pure: each disk's mirror as the snapshot shows it. From the journal: which disks' NEW joined

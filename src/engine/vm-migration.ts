@@ -401,10 +401,16 @@ export class VmMigration {
         this.note(`stays off: this run's lease on it was last confirmed too long ago to act without asking host ${host}`);
         return 'not-safe';
       }
-      if (last === null || last.persistent !== Placement.old) {
-        this.note(`stays off: its definition is on NEW, and host ${host} must stop its mirrors before it starts there`);
+      if (last === null) return 'not-safe';
+      // The definition as libvirt has it now, not as last seen: a define whose answer was lost
+      // (define-on-new, then the shell went) may have moved it to NEW meanwhile.
+      const persistentXml = await this.hv.inactiveXml(vm, { secure: true });
+      const now: Observation = { ...last, ...domainView(st, persistentXml, null, this.ctx.disks) };
+      if (now.persistent !== Placement.old) {
+        this.note(`stays off: its definition is on ${now.persistent === Placement.new ? 'NEW' : now.persistent}, and host ${host} must stop its mirrors before it starts there`);
         return 'not-safe';
       }
+      last = now;
       const wait = `after ${spoken(heldMs)} on hold with the VM off`;
       if (w.name === 'T2') {
         if (last.mirrors.some((m) => !m.exists || !m.ours)) return 'not-safe';
@@ -428,7 +434,9 @@ export class VmMigration {
       return 'started';
     } catch (err) {
       if (isTransient(err)) return 'libvirt-down';
-      throw err;
+      // a restart that libvirt refused changes nothing: the VM stays held, off, as it was
+      this.note(`stays off: starting it again failed (${errorMessage(err)}); it waits for host ${host}`);
+      return 'not-safe';
     }
   }
 
@@ -592,7 +600,8 @@ export class VmMigration {
       case ActionKind.flushMirrors: {
         // A buffered read of the mirror made while the VM still wrote OLD directly (udev's probe
         // when the array appeared) can sit in the mirror's page cache; a guest started on the
-        // mirror with a host page cache would read it. Drop it (proven in the lab).
+        // mirror with a host page cache would read it. Drop it (the hazard and the fix are a lab
+        // scenario: test/lab/scenarios/).
         const r = await this.step('flush-mirrors', `drop the page cache of ${disks.map((d) => d.mirror).join(', ')}`, async () => {
           const res = await this.md(disks.map((d) => ({ verb: 'flush' as const, ...this.paths(d.target) })));
           const why = this.mdFailure(res, 'flushing');

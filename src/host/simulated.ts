@@ -80,6 +80,8 @@ interface Leg {
   slot: number | null;
   state: LegState;
   writeError: boolean;
+  /** the last in-sync leg hit a write error: md keeps it (in_sync,write_error,want_replacement) */
+  failing?: boolean;
 }
 
 interface SimArray {
@@ -97,6 +99,8 @@ interface SimArray {
   openCount: number;
   /** array_state read-auto: built and never written; mdadm --add or a write makes it clean */
   autoReadOnly: boolean;
+  /** its only source failed: md starts no recovery onto a spare any more */
+  recoveryBlocked?: boolean;
   /** its recovery makes no progress (a hung SAN) */
   frozen?: boolean;
   counters: Counters;
@@ -315,6 +319,16 @@ export class SimulatedHost implements CommandRunner {
           ? a.legs.find((l) => l.number !== 0) ?? a.legs[0]
           : a.legs.find((l) => l.kname === which || l.kname === this.volumes.get(which)?.spec.kname);
     if (leg === undefined) throw new Error(`simulated host ${this.host}: ${mirror} has no leg ${which}`);
+    if (leg.state === 'in_sync' && a.legs.filter((l) => l.state === 'in_sync').length === 1) {
+      // md never fails the last in-sync leg (lab, LAB-NOTES "When OLD fails"): the write fails,
+      // the leg stays in_sync,write_error,want_replacement, the recovery stops, and the leg it
+      // was copying onto drops back to a spare, [U_], idle, degraded 1
+      leg.failing = true;
+      a.recoveredKiB = null;
+      a.recoveryBlocked = true;
+      for (const l of a.legs) if (l.state === 'spare') l.slot = null;
+      return;
+    }
     this.markFaulty(a, leg, true);
   }
 
@@ -448,7 +462,7 @@ export class SimulatedHost implements CommandRunner {
   }
 
   private startRecoveryIfNeeded(a: SimArray): void {
-    if (a.recoveredKiB !== null) return;
+    if (a.recoveredKiB !== null || a.recoveryBlocked === true) return;
     const hasSource = a.legs.some((l) => l.state === 'in_sync');
     if (!hasSource) return;
     // a spare takes an empty slot and md starts copying onto it
@@ -749,6 +763,7 @@ export class SimulatedHost implements CommandRunner {
     if (dev !== null) {
       const leg = a.legs.find((l) => l.kname === dev[1]);
       if (leg === undefined) return null;
+      if (leg.failing === true) return 'in_sync,write_error,want_replacement\n';
       return `${leg.state === 'faulty' ? (leg.writeError ? 'faulty,write_error' : 'faulty') : leg.state}\n`;
     }
     const values: Record<string, string> = {

@@ -50,6 +50,25 @@ describe('1. OLD fails while NEW is in sync: forward, never back onto the stale 
     expect(sources(await fleet.hv().inactiveXml('web1'))).toEqual({ vda: '/dev/mapper/new-web1' });
   });
 
+  it('a rollback asked then refuses before it stops the VM: it keeps running on its mirror', async () => {
+    const fleet = new Fleet();
+    const sim = await fleet.sim();
+    const stop = new AbortController();
+    fleet.stop = stop.signal;
+    once(fleet, (e) => e.kind === 'resync-ended' && e.vm === 'web1', () => {
+      sim.failLeg('/dev/md/ss-web1-vda', 'old');
+      stop.abort(); // the operator stops the run here, and asks for a rollback
+    });
+    expect((await fleet.run(['web1'])).results[0]!.outcome.outcome).toBe('stopped');
+    fleet.stop = undefined;
+    const id = (await fleet.hv().lookup('web1'))?.id;
+    const summary = await fleet.run(['web1'], RunMode.rollback);
+    const outcome = summary.results[0]!.outcome;
+    expect(outcome.outcome === 'failed' && outcome.reason).toMatch(/the old leg of vda's mirror failed: going back would lose writes/);
+    expect((await fleet.hv().lookup('web1'))?.id).toBe(id);
+    expect(sources(await fleet.hv().liveXml('web1'))).toEqual({ vda: '/dev/md/ss-web1-vda' });
+  });
+
   it('before NEW was in sync: neither is whole, so it stops and says so, and rolls nothing back', async () => {
     const fleet = new Fleet();
     const sim = await fleet.sim();

@@ -74,6 +74,11 @@ describe('decideMigration: the life of a VM', () => {
     expect(decideMigration(off({ recorded: true, hostReadWhileOff: true, mirrors: [mirror({ writtenAround: 8 })] }), facts({ wantRunning: false, joined }))).toMatchObject({ kind: 'stop-mirrors', why: 'stale' });
   });
 
+  it('off for its cutover, the copy no longer complete: copied again, and the note says why', () => {
+    const f = facts({ startedOnMirrorId: 7, shutDownForCutover: true, joined });
+    expect(decideMigration(off({ recorded: true, hostReadWhileOff: true, mirrors: [mirror({ state: copying, newInSync: false })] }), f)).toMatchObject({ kind: 'stop-mirrors', why: 'stale', note: "I3: after the T2 shutdown, vda's mirror is no longer a complete copy: NEW is copied again" });
+  });
+
   it('OLD failed while NEW was in sync: forward to NEW, never back to the stale OLD', () => {
     const oldGone = mirror({ oldFailed: true, newInSync: true, state: state({ inSync: false, slotsUp: [false, true], degraded: 1, failedLeg: 'dm-0' }) });
     const f = facts({ startedOnMirrorId: 7, joined });

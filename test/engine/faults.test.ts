@@ -108,6 +108,34 @@ describe('a host that stops answering for 60 s', () => {
   });
 });
 
+describe('a define whose answer is lost, then a silent shell', () => {
+  it('in T2 the held VM is not started on its mirrors under a definition already on NEW: it stays off, then finishes', async () => {
+    const fleet = new Fleet();
+    const sim = await fleet.sim();
+    let from = Infinity;
+    const run = sim.run.bind(sim);
+    sim.run = (argv, options) => (fleet.clock.now() >= from && fleet.clock.now() < from + 300_000 ? Promise.reject(new UnreachableError('hv1', 'root@hv1', 'Connection timed out')) : run(argv, options));
+    fleet.hvWrapper = (hv) => {
+      const w = Object.create(hv) as typeof hv;
+      w.define = async (xml) => {
+        await hv.define(xml);
+        // the define-on-new went through; its answer, and the host's shell, are lost
+        if (sources(xml)['vda'] === '/dev/mapper/new-web1' && from === Infinity) {
+          from = fleet.clock.now();
+          throw new HypervisorError('hv1', 'define', undefined, 'internal error: client socket is closed');
+        }
+      };
+      return w;
+    };
+    fleet.restart();
+    const summary = await fleet.run(['web1']);
+    expect(summary.results[0]!.outcome.outcome).toBe('done');
+    expect(notes(fleet.events, 'web1')).toContain('stays off: its definition is on NEW, and host hv1 must stop its mirrors before it starts there');
+    expect(fleet.events.some((e) => e.kind === 'step-started' && e.step === 'start-on-mirror' && e.at > from)).toBe(false);
+    expect(sources(await fleet.hv().liveXml('web1'))).toEqual({ vda: '/dev/mapper/new-web1' });
+  });
+});
+
 describe('a host whose commands hang', () => {
   it('holds its VMs and reports them after the deadline; the other host finishes', async () => {
     const inv = BASE_INVENTORY.replace('hosts:\n  hv1:\n    testDriverNode: node.xml\n    shell: simulated', 'hosts:\n  hv1:\n    testDriverNode: node.xml\n    shell: simulated\n  hv2:\n    testDriverNode: node2.xml\n    shell: simulated')

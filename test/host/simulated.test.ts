@@ -183,6 +183,28 @@ describe('simulated host, s2 and s3: two mirrors, a local cap, a failed leg', ()
   });
 });
 
+describe('simulated host: OLD fails while NEW is still recovering (LAB-NOTES, "When OLD fails")', () => {
+  it('keeps OLD in_sync with write_error, stops the recovery and drops NEW back to a spare, as the lab showed', async () => {
+    const { host, advance } = await twoMirrors();
+    host.failLeg('/dev/md/ss-vm2-vda', 'old');
+    advance(1000);
+    const mdstat = (await host.run(['cat', '/proc/mdstat'])).stdout;
+    const block = mdstat.split('md126 :')[1]!.split('\n      \n')[0]!;
+    // no (F) on OLD; NEW a spare; one of two up; no recovery line
+    expect(block).toMatch(/raid1 (\S+)\[2\]\(S\) (\S+)\[0\]\n/);
+    expect(block).toContain('[2/1] [U_]');
+    expect(block).not.toContain('recovery');
+    const oldKname = /raid1 \S+\[2\]\(S\) (\S+)\[0\]/.exec(block)![1]!;
+    const read = async (f: string) => (await host.run(['cat', `/sys/block/md126/md/${f}`])).stdout;
+    expect(await read(`dev-${oldKname}/state`)).toBe('in_sync,write_error,want_replacement\n');
+    expect(await read('sync_action')).toBe('idle\n');
+    expect(await read('degraded')).toBe('1\n');
+    // nothing restarts the copy from a failing source
+    advance(60_000);
+    expect((await host.run(['cat', '/proc/mdstat'])).stdout.split('md126 :')[1]!.split('\n      \n')[0]).not.toContain('recovery');
+  });
+});
+
 describe('simulated host, s4: errors and traps', () => {
   it('gives the captured error texts', async () => {
     const { host } = await twoMirrors();
