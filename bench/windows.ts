@@ -126,6 +126,7 @@ export async function benchEngine(spec: EngineFleetSpec, costs: SimulatedCosts, 
     const start = s.clock.now();
     const summary: RunSummary = await runFleet({ plan: outcome.plan, inventory: s.inventory, connections: s.connections, clock: s.clock, stateDir: s.stateDir, runId, mode: RunMode.migrate, emit: (e) => events.push(e) });
     const makespanMs = s.clock.now() - start;
+    if (process.env.SANSHIFT_BENCH_TRACE !== undefined) for (const e of events) if (e.kind !== 'progress') console.error(`${((e.at - start) / 1000).toFixed(2)} ${JSON.stringify(e).slice(0, 160)}`);
     const ups = events.filter((e): e is Extract<EngineEvent, { kind: 'up' }> => e.kind === 'up');
     const of = (w: string, k: 'hostCommands' | 'libvirtCalls') => Math.max(0, ...ups.filter((u) => u.window === w).map((u) => u[k] ?? 0));
     let commands = 0;

@@ -39,6 +39,9 @@ export class HostObserver {
   private readonly vms = new Map<string, readonly DiskPlan[]>();
   private queued: Deferred<HostSnapshot> | null = null;
   private probing = false;
+  /** the probe under way, and the ticket it was launched at */
+  private inFlight: { ticket: number; result: Promise<HostSnapshot> } | null = null;
+  private tickets = 0;
   private waiters: Deferred<HostPoll>[] = [];
   private polling = false;
   /** probes run and periodic polls made, for tests and benchmarks */
@@ -67,9 +70,17 @@ export class HostObserver {
     return [...all].sort();
   }
 
+  /** A ticket: a later `read({ after })` may share a probe launched after this moment. */
+  ticket(): number {
+    return ++this.tickets;
+  }
+
   /** A snapshot of the host taken after this call: callers of the same moment share one probe,
-   * and a call made while a probe runs waits for the next (it may need to see its own action). */
-  read(): Promise<HostSnapshot> {
+   * and a call made while a probe runs waits for the next (it may need to see its own action).
+   * `after`: the caller needs only a probe launched after that ticket (a VM seen off needs a
+   * reading begun after it was seen off, not after it asked), and may share one under way. */
+  read(options: { after?: number } = {}): Promise<HostSnapshot> {
+    if (options.after !== undefined && this.inFlight !== null && this.inFlight.ticket > options.after) return this.inFlight.result;
     if (this.queued === null) {
       this.queued = deferred();
       if (!this.probing) this.launchSoon();
@@ -86,12 +97,14 @@ export class HostObserver {
   private async launch(): Promise<void> {
     const q = this.queued!;
     this.queued = null;
+    this.inFlight = { ticket: this.ticket(), result: q.promise };
     try {
       this.counts.probes++;
       q.resolve(await probeHost(this.runner, 'state', this.paths()));
     } catch (err) {
       q.reject(err);
     } finally {
+      this.inFlight = null;
       if (this.queued !== null) this.launchSoon();
       else this.probing = false;
     }

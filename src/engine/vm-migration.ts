@@ -137,10 +137,14 @@ export class VmMigration {
 
   // ---- observation ------------------------------------------------------------------------
 
-  private async hostRead(): Promise<HostSnapshot> {
+  private async hostRead(options: { after?: number } = {}): Promise<HostSnapshot> {
     this.calls.host++;
-    return this.ctx.observer.read();
+    return this.ctx.observer.read(options);
   }
+
+  /** The observer's ticket when the VM was last seen off: the final check may share a probe
+   * launched after it (VMs of a bundle that go down together share one reading). */
+  private seenOff: number | undefined;
 
   private async md(actions: MdAction[]): Promise<MdActResult> {
     const lease = this.ctx.lease;
@@ -529,6 +533,7 @@ export class VmMigration {
   }
 
   private markDown(): void {
+    this.seenOff = this.ctx.observer.ticket();
     const w = this.window!;
     w.downAt = this.ctx.clock.now();
     // what counts as the window's own work starts now: the shutdown's polls are the guest's time
@@ -540,6 +545,7 @@ export class VmMigration {
   }
 
   private markUp(): Record<string, number> {
+    this.seenOff = undefined;
     const now = this.ctx.clock.now();
     const w = this.window;
     this.window = null;
@@ -683,9 +689,13 @@ export class VmMigration {
         await this.step('shutdown-vm', `graceful shutdown of ${vm} (T2)`, () => this.shutdown(), { phase: 'T2' });
         return { ...now, running: false, id: null, live: null, state: 'shutoff', suspended: false, hostReadWhileOff: false };
       }
-      case ActionKind.readHost:
+      case ActionKind.readHost: {
         // the T2 window's final check: the copy complete, and nothing wrote around it
-        return this.withHost(obs, await this.hostRead(), true);
+        // a ticket is used once, and only while the VM has stayed off since (markUp clears it)
+        const after = this.seenOff;
+        this.seenOff = undefined;
+        return this.withHost(obs, await this.hostRead(after === undefined ? {} : { after }), true);
+      }
       case ActionKind.defineOnNew: {
         const defs = this.definitions(obs);
         await this.confirmLease();
