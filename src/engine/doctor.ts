@@ -31,6 +31,8 @@ export const FindingKind = {
   /** a VM lease on a host, or a claim file here, of a run that is not alive */
   staleLease: 'stale-lease',
   staleClaim: 'stale-claim',
+  /** a run of this machine that died and left VMs mid-way (its journal says so) */
+  interruptedRun: 'interrupted-run',
   /** a host (its libvirt or its shell) that could not be read: nothing can be said of it */
   hostNotRead: 'host-not-read',
 } as const;
@@ -583,25 +585,33 @@ function diagnoseDomains(ctx: Ctx, host: string): void {
     const name = q(d.name);
     if (persistent.length > 0) {
       const what = persistent.map((s) => `${s.target} on ${s.source}${s.md.kname === null ? ' (no such array now)' : s.md.kname === s.source.slice(5) ? '' : ` (${s.md.kname})`}`);
+      // where each disk belongs: OLD until the VM may have run on NEW, NEW from then on (OLD is
+      // stale after the cutover: defining the journal's original then would lose data)
+      const past = f.outcome === 'done' || f.startOnNewIntended || f.startedOnNew;
+      const known = h.known.filter((k) => k.vm === d.name);
       const back = persistent.map((s) => {
-        const old = record?.disks.find((r) => r.mirror === s.source || r.target === s.target)?.old ?? (f.originalXml === null ? undefined : ctx.parsed.of(f.originalXml).disks.find((x) => x.target === s.target)?.source) ?? null;
-        return { ...s, old };
+        const rec = record?.disks.find((r) => r.mirror === s.source) ?? record?.disks.find((r) => r.target === s.target);
+        const kd = known.find((k) => k.target === s.target);
+        const old = rec?.old ?? kd?.old ?? (f.originalXml === null ? undefined : ctx.parsed.of(f.originalXml).disks.find((x) => x.target === s.target)?.source) ?? null;
+        const nu = rec?.new ?? kd?.new ?? null;
+        return { ...s, to: past ? nu : old };
       });
+      const where = (fallback: string) => sayList(back.map((b) => `${b.target} back at ${b.to ?? fallback}`));
       const fixes: Fix[] = [];
-      if (name !== null && f.originalXml !== null) {
+      if (name !== null && f.originalXml !== null && !past) {
         const file = `${d.name}.original.xml`;
         fixes.push({ on: null, argv: sanshiftArgv(ctx, 'doctor', '--original', d.name), stdoutTo: file, why: `write the definition the journal recorded before sanshift first changed ${d.name} (its disks on their old volumes)` });
-        fixes.push({ on: null, argv: ['virsh', '-c', uri, 'define', file], why: `make it ${d.name}'s persistent definition again. That copy was read without secrets (no console password) and has none of the edits made since; to keep them, use \`virsh -c ${uri} edit ${d.name}\` instead and point ${sayList(back.map((b) => `${b.target} back at ${b.old ?? 'its old volume'}`))}` });
+        fixes.push({ on: null, argv: ['virsh', '-c', uri, 'define', file], why: `make it ${d.name}'s persistent definition again. That copy was read without secrets (no console password) and has none of the edits made since; to keep them, use \`virsh -c ${uri} edit ${d.name}\` instead and point ${where('its old volume')}` });
       } else if (name !== null) {
-        fixes.push({ on: null, argv: ['virsh', '-c', uri, 'edit', d.name], why: `point ${sayList(back.map((b) => `${b.target} back at ${b.old ?? 'the volume it used before (no journal here records it)'}`))}` });
+        fixes.push({ on: null, argv: ['virsh', '-c', uri, 'edit', d.name], why: past ? `point ${where('its new volume')}: its migration ${f.outcome === 'done' ? 'completed' : 'passed its cutover'}, so its old volumes are stale` : `point ${where('the volume it used before (no journal here records it)')}` });
       }
-      if (inInventory && (live.length > 0 || underWay(ctx, host, d.name).journal)) fixes.push({ on: null, argv: sanshiftArgv(ctx, 'run', d.name), why: 'then continue its migration' });
+      if (inInventory && !past && (live.length > 0 || underWay(ctx, host, d.name).journal)) fixes.push({ on: null, argv: sanshiftArgv(ctx, 'run', d.name), why: 'then continue its migration' });
       ctx.findings.push({
         kind: FindingKind.persistentOnMirror,
         host,
         vm: inInventory ? d.name : null,
         subject: `domain ${d.name}`,
-        detail: `its persistent definition puts ${sayList(what)}: invariant I2 is broken. A mirror lives only in kernel memory, so the next boot (a host reboot, \`virsh start\`) needs an array that will not be there${live.length > 0 ? `; it runs on ${sayList(live.map((s) => s.source))} now` : ''}. sanshift will not touch ${d.name} until its definition is on its old volumes again.`,
+        detail: `its persistent definition puts ${sayList(what)}: invariant I2 is broken. A mirror lives only in kernel memory, so the next boot (a host reboot, \`virsh start\`) needs an array that will not be there${live.length > 0 ? `; it runs on ${sayList(live.map((s) => s.source))} now` : ''}. sanshift will not touch ${d.name} until its definition is off the mirror.`,
         fixes,
       });
       ctx.coveredDomains.add(`${host}/${d.name}`);
@@ -771,43 +781,98 @@ function targetsIn(r: { target?: string; detail?: Record<string, unknown> }): st
   return r.target === undefined ? [] : [r.target];
 }
 
-/** Finding 5: leases on the host of runs that are not alive. */
+/** Items grouped by a key, in the order their keys first appear. */
+function groupBy<T>(items: readonly T[], key: (t: T) => string): T[][] {
+  const m = new Map<string, T[]>();
+  for (const t of items) {
+    const k = key(t);
+    let list = m.get(k);
+    if (list === undefined) m.set(k, (list = []));
+    list.push(t);
+  }
+  return [...m.values()];
+}
+
+/** Finding 5: leases on the host of runs that are not alive, one finding per dead run (a run of
+ * a thousand VMs that died leaves a thousand leases: one command removes them). */
 function diagnoseLeases(ctx: Ctx, host: string): void {
   const h = ctx.hosts.get(host)!;
-  for (const view of h.leases.values()) {
-    const vm = view.lease.vm;
-    if (!shown(ctx, [vm])) continue;
-    const inInventory = specOf(ctx, vm) !== undefined;
-    if (view.stale === null) {
-      ctx.notes.push({ host, vm: inInventory ? vm : null, text: `${vm} is leased to ${describeOwner(view.lease.owner)} for ${view.secondsLeft ?? '?'} s more: a run in progress` });
-      continue;
-    }
-    const file = `${LEASE_DIR}/vm-${vm}.lease`;
-    const expired = view.secondsLeft !== null && view.secondsLeft < 0;
-    const fixes: Fix[] = isSafeDomainName(vm)
-      ? [{ on: host, argv: ['flock', `${LEASE_DIR}/leases.lock`, 'rm', '-f', file], why: expired ? 'optional: any run takes an expired lease over by itself; this removes it under the leases\' own lock' : `a run from this machine takes it over by itself; from another machine, runs wait until it expires${view.secondsLeft === null ? '' : ` (${view.secondsLeft} s)`}, or you remove it (under the leases' own lock) once you are sure its run is dead` }]
+  const views = [...h.leases.values()].filter((v) => shown(ctx, [v.lease.vm]));
+  const inv = (vms: string[]) => (vms.length === 1 && specOf(ctx, vms[0]!) !== undefined ? vms[0]! : null);
+  for (const group of groupBy(views.filter((v) => v.stale === null), (v) => v.lease.owner)) {
+    const vms = group.map((v) => v.lease.vm);
+    const left = Math.min(...group.map((v) => v.secondsLeft ?? Infinity));
+    ctx.notes.push({ host, vm: inv(vms), text: `${sayList(vms)} ${vms.length === 1 ? 'is' : 'are'} leased to ${describeOwner(group[0]!.lease.owner)} for ${Number.isFinite(left) ? left : '?'} s more: a run in progress` });
+  }
+  const category = (v: LeaseView) => (v.secondsLeft !== null && v.secondsLeft < 0 && v.stale!.startsWith('it expired') ? 'expired' : v.stale!);
+  for (const group of groupBy(views.filter((v) => v.stale !== null), (v) => `${v.lease.owner}\0${category(v)}`)) {
+    const vms = group.map((v) => v.lease.vm);
+    const files = vms.map((vm) => `${LEASE_DIR}/vm-${vm}.lease`);
+    const expired = category(group[0]!) === 'expired';
+    // the most recent expiry: the run stopped renewing at the latest then
+    const why = expired ? `${vms.length === 1 ? 'it' : 'they'} expired ${Math.min(...group.map((v) => -(v.secondsLeft ?? 0)))} s ago: its run stopped renewing ${vms.length === 1 ? 'it' : 'them'} (it died, or lost this host)` : group[0]!.stale!;
+    const safe = vms.every((vm) => isSafeDomainName(vm));
+    const left = Math.max(...group.map((v) => v.secondsLeft ?? 0));
+    const fixes: Fix[] = safe
+      ? [{ on: host, argv: ['flock', `${LEASE_DIR}/leases.lock`, 'rm', '-f', ...files], why: expired ? "optional: any run takes an expired lease over by itself; this removes it under the leases' own lock" : `a run from this machine takes ${vms.length === 1 ? 'it' : 'them'} over by itself; from another machine, runs wait until ${vms.length === 1 ? 'it expires' : 'they expire'} (${left} s), or you remove ${vms.length === 1 ? 'it' : 'them'} (under the leases' own lock) once you are sure the run is dead` }]
       : [];
-    ctx.findings.push({ kind: FindingKind.staleLease, host, vm: inInventory ? vm : null, subject: `lease of ${vm} (${file})`, detail: `held by ${describeOwner(view.lease.owner)}; ${view.stale}.`, fixes });
+    ctx.findings.push({ kind: FindingKind.staleLease, host, vm: inv(vms), subject: vms.length === 1 ? `lease of ${vms[0]} (${files[0]})` : `leases of ${sayList(vms)} (${LEASE_DIR}/vm-*.lease)`, detail: `held by ${describeOwner(group[0]!.lease.owner)}; ${why}.`, fixes });
   }
 }
 
-/** Finding 5, here: claim files of this state folder whose run is not alive. */
+/** Finding 5, here: claim files of this state folder whose run is not alive, one finding per run. */
 function diagnoseClaims(ctx: Ctx): void {
-  for (const c of ctx.input.claims) {
-    if (!shown(ctx, [c.vm])) continue;
-    const why = claimStale(ctx, c);
-    const inInventory = specOf(ctx, c.vm) !== undefined;
-    if (why === null) {
-      ctx.notes.push({ host: c.host, vm: inInventory ? c.vm : null, text: `${c.vm} is claimed by run ${c.owner!.run} (pid ${c.owner!.pid} on ${c.owner!.hostname}${c.owner!.hostname === ctx.input.machine ? '' : ', another machine: sanshift cannot tell if it lives'}): a run in progress` });
-      continue;
-    }
+  const claims = ctx.input.claims.filter((c) => shown(ctx, [c.vm]));
+  const inv = (vms: string[]) => (vms.length === 1 && specOf(ctx, vms[0]!) !== undefined ? vms[0]! : null);
+  const ownerOf = (c: ClaimFile) => (c.owner === undefined ? '?' : `${c.owner.run}\0${c.owner.pid}\0${c.owner.hostname}`);
+  for (const group of groupBy(claims.filter((c) => claimStale(ctx, c) === null), ownerOf)) {
+    const o = group[0]!.owner!;
+    const vms = group.map((c) => c.vm);
+    ctx.notes.push({ host: null, vm: inv(vms), text: `${sayList(vms)} ${vms.length === 1 ? 'is' : 'are'} claimed by run ${o.run} (pid ${o.pid} on ${o.hostname}${o.hostname === ctx.input.machine ? '' : ', another machine: sanshift cannot tell if it lives'}): a run in progress` });
+  }
+  for (const group of groupBy(claims.filter((c) => claimStale(ctx, c) !== null), (c) => `${ownerOf(c)}\0${claimStale(ctx, c)}`)) {
+    const oneHost = group.every((c) => c.host === group[0]!.host);
+    const vms = group.map((c) => (oneHost ? c.vm : `${c.vm} on ${c.host}`));
     ctx.findings.push({
       kind: FindingKind.staleClaim,
       host: null,
-      vm: inInventory ? c.vm : null,
-      subject: `claim of ${c.vm} on ${c.host} (${c.path})`,
-      detail: `${why}.`,
-      fixes: [{ on: null, argv: ['rm', '-f', c.path], why: 'optional: the next run takes a dead process\'s claim over by itself' }],
+      vm: inv(group.map((c) => c.vm)),
+      subject: group.length === 1 ? `claim of ${vms[0]} on ${group[0]!.host} (${group[0]!.path})` : `claims of ${sayList(vms)}${oneHost ? ` on ${group[0]!.host}` : ''} (in ${ctx.input.stateDir}/locks)`,
+      detail: `${claimStale(ctx, group[0]!)}.`,
+      fixes: [{ on: null, argv: ['rm', '-f', ...group.map((c) => c.path)], why: `optional: the next run takes a dead process's claim${group.length === 1 ? '' : 's'} over by itself` }],
+    });
+  }
+}
+
+/** A run of this machine that died mid-way: the VMs whose journal it wrote last and left under
+ * way (their hosts may show nothing: a reboot, a rehearsal). One command continues them. */
+function diagnoseInterruptedRuns(ctx: Ctx): void {
+  if (ctx.runs.crashedHere.size === 0) return;
+  const lastRun = new Map<string, string>();
+  const started = new Map<string, string>();
+  for (const r of ctx.input.records) {
+    if ('vm' in r) lastRun.set(r.vm, r.run);
+    if (r.kind === 'run-started') started.set(r.run, r.at);
+  }
+  for (const [run, pid] of ctx.runs.crashedHere) {
+    const vms = [...lastRun].filter(([vm, last]) => {
+      if (last !== run || !ctx.specs.has(vm) || !shown(ctx, [vm])) return false;
+      const f = ctx.facts(vm);
+      return f.originalXml !== null && f.outcome === null;
+    }).map(([vm]) => vm);
+    if (vms.length === 0) continue;
+    const order = new Map(ctx.input.inventory.vms.map((v, i) => [v.name, i]));
+    vms.sort((a, b) => order.get(a)! - order.get(b)!);
+    ctx.findings.push({
+      kind: FindingKind.interruptedRun,
+      host: null,
+      vm: vms.length === 1 ? vms[0]! : null,
+      subject: `run ${run}`,
+      detail: `it started ${started.get(run) ?? '?'} on this machine and never finished: its process (pid ${pid}) is gone. It left ${sayList(vms)} mid-way, as ${vms.length === 1 ? 'its' : 'their'} journal says (what ${vms.length === 1 ? 'its host still shows' : 'their hosts still show'} of it, if anything, is listed with ${vms.length === 1 ? 'that host' : 'those hosts'}).`,
+      fixes: [
+        { on: null, argv: sanshiftArgv(ctx, 'status', ...vms), why: vms.length === 1 ? 'where it stands now' : 'where each stands now' },
+        { on: null, argv: sanshiftArgv(ctx, 'run', ...vms), why: vms.length === 1 ? 'continue it: it is taken up where its host and its journal show it' : 'continue them: each is taken up where its host and its journal show it' },
+      ],
     });
   }
 }
@@ -845,6 +910,7 @@ export function diagnose(input: DoctorInput): DoctorReport {
     mine.sort((a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind));
     perHost.set(scan.host, mine);
   }
+  diagnoseInterruptedRuns(ctx);
   diagnoseClaims(ctx);
   const findings = [...[...perHost.values()].flat(), ...ctx.findings];
   return { findings, notes: ctx.notes };
