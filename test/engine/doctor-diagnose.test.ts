@@ -85,6 +85,14 @@ describe('leases and claims judged from the journals', () => {
     expect(r.notes).toEqual([{ host: 'hv1', vm: null, text: 'other is leased to run r-live (pid 12 on admin2) for 400 s more: a run in progress' }]);
   });
 
+  it('the leases a dead run left on a host are one finding, removed by one command', () => {
+    const r = run([scan('hv1', [domain('web1', ['/dev/mapper/old-web1'])], leases(['lease web1 r-gone@admin9:3 1799999000', 'lease web2 r-gone@admin9:3 1799999900', 'lease web3 r-gone@admin9:3 1799999500']))], { records });
+    expect(r.findings.map((f) => [f.kind, f.vm, f.subject, f.detail])).toEqual([
+      [FindingKind.staleLease, null, 'leases of web1, web2 and web3 (/run/lock/sanshift/vm-*.lease)', 'held by run r-gone (pid 3 on admin9); they expired 100 s ago: its run stopped renewing them (it died, or lost this host).'],
+    ]);
+    expect(r.findings[0]!.fixes.map((f) => `${f.on}: ${f.argv.join(' ')}`)).toEqual(['hv1: flock /run/lock/sanshift/leases.lock rm -f /run/lock/sanshift/vm-web1.lease /run/lock/sanshift/vm-web2.lease /run/lock/sanshift/vm-web3.lease']);
+  });
+
   it("claims: this machine's dead process and a finished run are stale; another machine's is a note", () => {
     const owner = (run: string, pid: number, hostname: string) => ({ run, pid, hostname, since: '2026-11-24T01:00:00.000Z' });
     const claims: ClaimFile[] = [
