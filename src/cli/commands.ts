@@ -4,8 +4,9 @@ import { planCli } from './plan.js';
 import { rollbackCli, runCli } from './run.js';
 import { simulateCli } from './simulate.js';
 import { discoverCli } from './discover.js';
+import { doctorCli } from './doctor.js';
 import { pauseCli } from './pause.js';
 import { reportCli } from './report.js';
 import { statusCli } from './status.js';
 
-export const commands: readonly CliCommand[] = [planCli, simulateCli, runCli, pauseCli, statusCli, rollbackCli, reportCli, discoverCli];
+export const commands: readonly CliCommand[] = [planCli, simulateCli, runCli, pauseCli, statusCli, rollbackCli, reportCli, doctorCli, discoverCli];

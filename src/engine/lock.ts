@@ -2,7 +2,7 @@
 // a lock file in the state folder, created whole and exclusively; a lock whose process is gone
 // is stale and may be taken over, by one taker only. Runs from other machines or other state
 // folders are kept apart by the hosts' leases (src/host/leases.ts), which every run also takes.
-import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 
@@ -99,4 +99,28 @@ export function releaseVm(stateDir: string, host: string, vm: string, run: strin
   const path = lockPath(stateDir, host, vm);
   const owner = readOwner(path);
   if (owner?.run === run) rmSync(path, { force: true });
+}
+
+/** One claim file of the state folder, as `sanshift doctor` lists them. */
+export interface ClaimFile {
+  /** absolute path of the file */
+  path: string;
+  host: string;
+  vm: string;
+  /** undefined when the file cannot be read as a claim */
+  owner: LockOwner | undefined;
+}
+
+/** Every claim file in the state folder (locks/HOST--VM.json), whoever holds it. */
+export function readClaims(stateDir: string): ClaimFile[] {
+  const dir = join(stateDir, 'locks');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.json') && f.includes('--'))
+    .sort()
+    .map((f) => {
+      const stem = f.slice(0, -'.json'.length);
+      const at = stem.indexOf('--');
+      return { path: join(dir, f), host: stem.slice(0, at), vm: stem.slice(at + 2), owner: readOwner(join(dir, f)) };
+    });
 }

@@ -1,8 +1,11 @@
 // The host probe: one session reads everything the engine and preflight decide on about a set
 // of device paths (where each name points, every device's identity, size, sector size, write
 // counters, holders, partitions, md arrays and their legs, /proc/mdstat; in `full` mode also
-// mounts, swaps and the tools sanshift needs). The script is in scripts.ts; this file builds its
-// argv and turns its output into a HostSnapshot, plain data that the pure checks below read.
+// mounts, swaps and the tools sanshift needs; in `scan` mode, for `sanshift doctor`, all of that
+// plus every md array and /dev/md name of the host whatever paths were asked, the legs' own
+// facts, what udev found on each device (a file system, a partition table), the VM leases and
+// the host's clock). The script is in scripts.ts; this file builds its argv and turns its output
+// into a HostSnapshot, plain data that the pure checks below read.
 import { ActionError } from '../util/errors.js';
 import { commandFailed } from './failure.js';
 import { assertDevicePath, assertMdKernelName } from './mdadm.js';
@@ -11,7 +14,7 @@ import { mirrorStateFrom, type MirrorState } from './mirrorstate.js';
 import type { CommandRunner } from './runner.js';
 import { PROBE_SCRIPT } from './scripts.js';
 
-export type ProbeMode = 'state' | 'full';
+export type ProbeMode = 'state' | 'full' | 'scan';
 
 /** `sh -c PROBE_SCRIPT sanshift-probe MODE PATH...`; every path is validated first (I6). */
 export function probeArgv(mode: ProbeMode, paths: readonly string[]): string[] {
@@ -42,6 +45,10 @@ export interface DeviceFacts {
   /** udev's ID_SERIAL and ID_WWN */
   udevSerial: string | null;
   udevWwn: string | null;
+  /** scan mode: udev's ID_FS_TYPE and ID_PART_TABLE_TYPE (what blkid found when udev last probed
+   * the device: a file system, a RAID or LVM signature, a partition table); absent when none */
+  fsType?: string;
+  partTable?: string;
   holders: string[];
   partitions: string[];
   /** md sysfs values (array_state, sync_action, ...) and legs (kname -> dev-X/state), for md devices */
@@ -63,10 +70,22 @@ export interface HostSnapshot {
   /** /proc/mdstat, parsed; `mdLoaded` false when the md driver is not there */
   mdstat: Mdstat;
   mdLoaded: boolean;
-  /** full mode only: block-backed mounts (major:minor -> mount points) and active swaps */
+  /** full and scan modes: block-backed mounts (major:minor -> mount points) and active swaps */
   mounts: { majMin: string; mountpoint: string }[];
   swaps: string[];
   tools: HostTools | null;
+  /** scan mode: the VM leases on the host (/run/lock/sanshift/vm-VM.lease: owner word, expiry) */
+  leases: HostLease[];
+  /** scan mode: the host's clock (`date +%s`), what the leases' expiries are compared with */
+  clock: number | null;
+}
+
+/** One VM lease as the host keeps it (LEASE_SCRIPT): `until` in the host's seconds; NaN when
+ * the file holds something else. */
+export interface HostLease {
+  vm: string;
+  owner: string;
+  until: number;
 }
 
 const num = (s: string | undefined): number => (s !== undefined && /^\d+$/.test(s) ? Number(s) : NaN);
@@ -86,8 +105,9 @@ export function parseProbe(stdout: string): HostSnapshot {
   const lines = stdout.split('\n');
   const start = lines.findIndex((l) => l.startsWith('#probe '));
   if (start < 0) throw new Error('no "#probe" header in the probe output');
-  const mode = lines[start]!.split(' ')[2] === 'full' ? 'full' : 'state';
-  const snap: HostSnapshot = { mode, links: new Map(), devices: new Map(), mdstat: parseMdstat(''), mdLoaded: false, mounts: [], swaps: [], tools: null };
+  const word = lines[start]!.split(' ')[2];
+  const mode: ProbeMode = word === 'full' || word === 'scan' ? word : 'state';
+  const snap: HostSnapshot = { mode, links: new Map(), devices: new Map(), mdstat: parseMdstat(''), mdLoaded: false, mounts: [], swaps: [], tools: null, leases: [], clock: null };
   const device = (k: string): DeviceFacts => {
     let d = snap.devices.get(k);
     if (d === undefined) {
@@ -145,6 +165,8 @@ export function parseProbe(stdout: string): HostSnapshot {
         const [k, v = ''] = [value.slice(0, value.indexOf('=')), value.slice(value.indexOf('=') + 1)];
         if (k === 'ID_SERIAL') device(subject).udevSerial = v;
         if (k === 'ID_WWN') device(subject).udevWwn = v;
+        if (k === 'ID_FS_TYPE' && v !== '') device(subject).fsType = v;
+        if (k === 'ID_PART_TABLE_TYPE' && v !== '') device(subject).partTable = v;
         break;
       }
       case 'holder':
@@ -164,6 +186,12 @@ export function parseProbe(stdout: string): HostSnapshot {
         break;
       case 'swap':
         snap.swaps.push(subject);
+        break;
+      case 'lease':
+        snap.leases.push({ vm: subject, owner: rest[0] ?? '', until: num(rest[1]) });
+        break;
+      case 'clock':
+        snap.clock = num(subject);
         break;
       case 'mdadm':
         snap.tools ??= { mdadm: null, flock: false, blockdev: false };
@@ -200,10 +228,12 @@ export function mergeSnapshots(older: HostSnapshot, newer: HostSnapshot): HostSn
     ...newer,
     links: new Map([...older.links, ...newer.links]),
     devices: new Map([...older.devices, ...newer.devices]),
-    mounts: newer.mode === 'full' ? newer.mounts : older.mounts,
-    swaps: newer.mode === 'full' ? newer.swaps : older.swaps,
+    mounts: newer.mode !== 'state' ? newer.mounts : older.mounts,
+    swaps: newer.mode !== 'state' ? newer.swaps : older.swaps,
     tools: newer.tools ?? older.tools,
-    mode: older.mode === 'full' || newer.mode === 'full' ? 'full' : 'state',
+    leases: newer.mode === 'scan' ? newer.leases : older.leases,
+    clock: newer.clock ?? older.clock,
+    mode: older.mode === 'scan' || newer.mode === 'scan' ? 'scan' : older.mode === 'full' || newer.mode === 'full' ? 'full' : 'state',
   };
 }
 

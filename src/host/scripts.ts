@@ -35,7 +35,10 @@ examine() {
   one "$d/device/wwid"; [ -n "$v" ] && fact wwid "$1" "$v"
   if [ -r "/run/udev/data/b$mm" ]; then
     while IFS= read -r l; do
-      case $l in E:ID_SERIAL=*|E:ID_WWN=*) fact udev "$1" "\${l#E:}";; esac
+      case $l in
+      E:ID_SERIAL=*|E:ID_WWN=*) fact udev "$1" "\${l#E:}";;
+      E:ID_FS_TYPE=?*|E:ID_PART_TABLE_TYPE=?*) [ "$mode" = scan ] && fact udev "$1" "\${l#E:}";;
+      esac
     done < "/run/udev/data/b$mm"
   fi
   for h in "$d"/holders/*; do
@@ -54,12 +57,22 @@ examine() {
     for l in "$d"/md/dev-*; do
       [ -e "$l/state" ] || continue
       one "$l/state"; fact leg "$1" "\${l##*/dev-}" "$v"
+      [ "$mode" = scan ] && want "\${l##*/dev-}"
     done
   fi
 }
 probe() {
   mode=$1; shift
   fact '#probe' 1 "$mode"
+  if [ "$mode" = scan ]; then
+    # every md array and every /dev/md name of the host, whatever paths were asked
+    for n in /dev/md/*; do
+      if [ -e "$n" ] || [ -L "$n" ]; then set -- "$@" "$n"; fi
+    done
+    for m in /sys/block/md*; do
+      [ -e "$m/dev" ] && want "\${m##*/}"
+    done
+  fi
   if [ $# -gt 0 ]; then
     rest=$(readlink -m -- "$@")$nl
     for p do
@@ -72,7 +85,7 @@ probe() {
     set -- $todo; todo=''
     for k do examine "$k"; done
   done
-  if [ "$mode" = full ]; then
+  if [ "$mode" = full ] || [ "$mode" = scan ]; then
     while read -r a b mm c mp e; do
       case $mm in 0:*) ;; *) fact mount "$mm" "$mp";; esac
     done < /proc/self/mountinfo
@@ -82,6 +95,14 @@ probe() {
     if command -v mdadm >/dev/null 2>&1; then fact mdadm "$(mdadm --version 2>&1)"; else fact mdadm -; fi
     if command -v flock >/dev/null 2>&1; then fact flock present; else fact flock -; fi
     if command -v blockdev >/dev/null 2>&1; then fact blockdev present; else fact blockdev -; fi
+  fi
+  if [ "$mode" = scan ]; then
+    # the VM leases (LEASE_SCRIPT) and the host's clock they are judged by
+    for f in /run/lock/sanshift/vm-*.lease; do
+      [ -f "$f" ] || continue
+      one "$f"; n=\${f##*/vm-}; fact lease "\${n%.lease}" "$v"
+    done
+    fact clock "$(date +%s)"
   fi
   if [ -r /proc/mdstat ]; then
     fact '#mdstat'

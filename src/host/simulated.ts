@@ -64,6 +64,11 @@ const zeroCounters = (): Counters => ({ writeIos: 0, writeSectors: 0, discardSec
 interface Volume {
   spec: Required<SimVolumeSpec>;
   mountpoint: string | null;
+  /** an active swap (listed in /proc/swaps as /dev/KNAME) */
+  swap: boolean;
+  /** what udev's blkid found on it (ID_FS_TYPE, ID_PART_TABLE_TYPE), shown by the scan probe */
+  fsType: string | null;
+  partTable: string | null;
   /** opened exclusively by something else (O_EXCL fails with EBUSY) */
   inUse: boolean;
   /** holders besides md arrays (dm devices, LVM) */
@@ -145,6 +150,13 @@ export function mdstatProgressLine(action: string, doneKiB: number, totalKiB: nu
   rt = Math.floor(rt / 32);
   const pct = `${String(Math.floor(perMille / 10)).padStart(3)}.${perMille % 10}%`;
   return `      ${bar} ${action} =${pct} (${doneKiB}/${totalKiB}) finish=${Math.floor(rt / 60)}.${Math.floor((rt % 60) / 6)}min speed=${Math.floor(db / 2)}K/sec`;
+}
+
+/** Byte order, as the shell sorts a glob with LC_ALL=C. */
+function byteOrder(a: string, b: string): number {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return Buffer.compare(x, y);
 }
 
 function ctime(ms: number): string {
@@ -231,6 +243,9 @@ export class SimulatedHost implements CommandRunner {
     this.volumes.set(spec.path, {
       spec: { ...spec, majMin, type: spec.type ?? 'dm', logicalBlockSize: spec.logicalBlockSize ?? 512, serial: spec.serial ?? '' },
       mountpoint: null,
+      swap: false,
+      fsType: null,
+      partTable: null,
       inUse: false,
       extraHolders: new Set(),
       counters: zeroCounters(),
@@ -287,6 +302,11 @@ export class SimulatedHost implements CommandRunner {
     this.volume(path).mountpoint = mountpoint;
   }
 
+  /** `swapon` of the volume (or `swapoff` with false). */
+  markSwap(path: string, on = true): void {
+    this.volume(path).swap = on;
+  }
+
   /** A holder other than md (dm-5, an LVM LV) appears in /sys/block/KNAME/holders. */
   setHolder(path: string, holder: string, present = true): void {
     const v = this.volume(path);
@@ -340,11 +360,14 @@ export class SimulatedHost implements CommandRunner {
     a.frozen = true;
   }
 
-  /** Changes what udev and sysfs say of a volume: its LUN serial, its logical sector size. */
-  setVolumeFacts(path: string, facts: { serial?: string; logicalBlockSize?: number }): void {
+  /** Changes what udev and sysfs say of a volume: its LUN serial, its logical sector size, the
+   * file system or partition table udev's blkid found on it (null: none). */
+  setVolumeFacts(path: string, facts: { serial?: string; logicalBlockSize?: number; fsType?: string | null; partTable?: string | null }): void {
     const v = this.volume(path);
     if (facts.serial !== undefined) v.spec.serial = facts.serial;
     if (facts.logicalBlockSize !== undefined) v.spec.logicalBlockSize = facts.logicalBlockSize;
+    if (facts.fsType !== undefined) v.fsType = facts.fsType;
+    if (facts.partTable !== undefined) v.partTable = facts.partTable;
   }
 
   /** The host restarts: every md array, link and opener is gone. */
@@ -529,7 +552,7 @@ export class SimulatedHost implements CommandRunner {
 
   /** O_EXCL open fails: in an array, held, mounted, or opened by someone else */
   private busy(v: Volume): boolean {
-    return v.inUse || v.mountpoint !== null || v.extraHolders.size > 0 || this.arraysHolding(v.spec.kname).length > 0;
+    return v.inUse || v.mountpoint !== null || v.swap || v.extraHolders.size > 0 || this.arraysHolding(v.spec.kname).length > 0;
   }
 
   /** mdadm's find_free_devnm as observed: from md127 down, skipping arrays in use and numbers
@@ -1024,7 +1047,15 @@ export class SimulatedHost implements CommandRunner {
       seen.add(k);
       todo.push(k);
     };
-    for (const p of paths) {
+    const scan = mode === 'scan';
+    const asked = [...paths];
+    if (scan) {
+      // the script's globs, in the C locale's byte order: /dev/md/* joins the paths asked,
+      // and every md device of /sys/block is examined
+      asked.push(...[...this.links.keys()].filter((k) => k.startsWith('/dev/md/')).sort(byteOrder));
+      for (const k of [...this.arrays.keys()].sort(byteOrder)) want(k);
+    }
+    for (const p of asked) {
       const r = this.readlinkM(p);
       lines.push(`link ${p} ${r}`);
       const m = /^\/dev\/([^/]+)$/.exec(r);
@@ -1033,22 +1064,30 @@ export class SimulatedHost implements CommandRunner {
     while (todo.length > 0) {
       const batch = todo;
       todo = [];
-      for (const k of batch) this.examine(k, lines, want);
+      for (const k of batch) this.examine(k, lines, want, scan);
     }
-    if (mode === 'full') {
+    if (mode === 'full' || scan) {
       for (const v of this.volumes.values()) if (v.mountpoint !== null) lines.push(`mount ${v.spec.majMin} ${v.mountpoint}`);
+      for (const v of this.volumes.values()) if (v.swap) lines.push(`swap /dev/${v.spec.kname}`);
       lines.push(`mdadm ${this.mdadmInstalled ? MDADM_VERSION.trim() : '-'}`, 'flock present', 'blockdev present');
+    }
+    if (scan) {
+      const files = [...this.leases].map(([vm, l]) => [`vm-${vm}.lease`, vm, l] as const).sort((x, y) => byteOrder(x[0], y[0]));
+      for (const [, vm, l] of files) lines.push(`lease ${vm} ${l.owner} ${l.until}`);
+      lines.push(`clock ${this.hostSeconds()}`);
     }
     lines.push('#mdstat', ...this.renderMdstat().replace(/\n$/, '').split('\n'), '#end');
     return `${lines.join('\n')}\n`;
   }
 
-  private examine(k: string, lines: string[], want: (k: string) => void): void {
+  private examine(k: string, lines: string[], want: (k: string) => void, scan = false): void {
     const v = this.volumeByKname(k);
     const a = this.arrays.get(k);
     if (v !== undefined) {
       lines.push(`dev ${k} ${v.spec.majMin}`, `size ${k} ${Math.floor(v.spec.sizeBytes / 512)}`, `stat ${k} ${this.statLine(v.counters)}`, `lbs ${k} ${v.spec.logicalBlockSize}`);
       if (v.spec.serial !== '') lines.push(`udev ${k} ID_SERIAL=${v.spec.serial}`);
+      if (scan && v.fsType !== null) lines.push(`udev ${k} ID_FS_TYPE=${v.fsType}`);
+      if (scan && v.partTable !== null) lines.push(`udev ${k} ID_PART_TABLE_TYPE=${v.partTable}`);
       for (const h of this.holdersOf(k) ?? []) {
         lines.push(`holder ${k} ${h}`);
         if (h.startsWith('md')) want(h);
@@ -1063,6 +1102,7 @@ export class SimulatedHost implements CommandRunner {
       // dev-* in the order the shell's glob sorts them
       for (const leg of [...a.legs].sort((x, y) => (x.kname < y.kname ? -1 : x.kname > y.kname ? 1 : 0))) {
         lines.push(`leg ${k} ${leg.kname} ${(this.readFile(`/sys/block/${k}/md/dev-${leg.kname}/state`) ?? '').trim()}`);
+        if (scan) want(leg.kname);
       }
       return;
     }
@@ -1140,7 +1180,7 @@ export class SimulatedHost implements CommandRunner {
         }
         const nv = w.nk === '' ? undefined : this.volumeByKname(w.nk);
         if (nv === undefined) return fail('new-missing', `${nu} is not a block device`);
-        const users = [...(this.holdersOf(w.nk) ?? []).map((h) => `${w.nk} is held by ${h}`), ...(nv.mountpoint === null ? [] : [`${w.nk} is mounted on ${nv.mountpoint}`])];
+        const users = [...(this.holdersOf(w.nk) ?? []).map((h) => `${w.nk} is held by ${h}`), ...(nv.mountpoint === null ? [] : [`${w.nk} is mounted on ${nv.mountpoint}`]), ...(nv.swap ? [`${w.nk} is an active swap`] : [])];
         if (users.length > 0) return fail('new-in-use', `${nu} is in use: ${users.join('; ')}`);
         const olbs = this.volumeByKname(w.ok)!.spec.logicalBlockSize;
         if (olbs !== nv.spec.logicalBlockSize) return fail('sector-size', `${old} has ${olbs}-byte sectors, ${nu} has ${nv.spec.logicalBlockSize}`);

@@ -5,6 +5,8 @@ import { mdActArgv, parseMdAct, type MdAction } from '../../src/host/md-act.js';
 import { deviceOf, mirrorStateIn, parseProbe, probeArgv, sectorsWrittenAround } from '../../src/host/probe.js';
 import { MD_ACT_SCRIPT, PROBE_SCRIPT } from '../../src/host/scripts.js';
 import { SimulatedHost } from '../../src/host/simulated.js';
+import { LocalRunner } from '../../src/host/local.js';
+import { probeHost } from '../../src/host/probe.js';
 
 // Real outputs of the two host scripts, captured in the lab (kernel 6.1, mdadm 4.2, dash) on
 // the volumes of the tenant vm3: old-vm3 = dm-6, new-vm3 = dm-7, new-vm1 = dm-1 (256 MiB).
@@ -135,5 +137,73 @@ describe('the simulated host answers the scripts as the real host did', () => {
     expect((await host.run(['sh', '-c', 'cat /proc/mdstat', 'x'])).exitCode).toBe(127);
     expect((await host.run(['sh', '-c', PROBE_SCRIPT, 'sanshift-probe', 'state'])).exitCode).toBe(0);
     expect(MD_ACT_SCRIPT).not.toBe(PROBE_SCRIPT);
+  });
+});
+
+// The scan mode of `sanshift doctor`: no lab capture holds it yet (fixtures/lab-captures predate
+// it), so the simulated host's answer is checked against what the script prints by construction,
+// and the script itself runs here under the real sh, on this machine's own (md-less) kernel.
+describe('the scan probe (doctor)', () => {
+  function labHost(udev = true): SimulatedHost {
+    let t = 1_800_000_000_000;
+    const host = new SimulatedHost({ now: () => (t += 10), systemSpeedMaxKiBs: 1000, udev });
+    host.addVolume({ path: '/dev/mapper/new-vm1', kname: 'dm-1', sizeBytes: 256 * MiB, serial: 'mpath-vm1-new' });
+    host.addVolume({ path: vm3.old, kname: 'dm-6', sizeBytes: 64 * MiB, serial: '3600a0b80005ad1d7000001' });
+    host.addVolume({ path: vm3.new, kname: 'dm-7', sizeBytes: 64 * MiB });
+    return host;
+  }
+
+  it('every md array and /dev/md name of the host, whatever paths were asked, with their legs', async () => {
+    const host = labHost(false);
+    await host.run(mdActArgv([{ verb: 'build', ...vm3 }, { verb: 'add', ...vm3 }]));
+    // trap 1: a second build under the same name leaves the first array without a name
+    await host.run(['mdadm', '--build', vm3.mirror, '--level', '1', '--raid-disks=2', '/dev/mapper/new-vm1', 'missing']);
+    const out = (await host.run(probeArgv('scan', []))).stdout;
+    const snap = parseProbe(out);
+    expect(snap.mode).toBe('scan');
+    expect([...snap.links]).toEqual([[vm3.mirror, '/dev/md126']]);
+    expect(snap.mdstat.arrays.map((a) => a.kernelName).sort()).toEqual(['md126', 'md127']);
+    // md126 first (glob order), then md127; each leg examined (dev-* in glob order too), with
+    // what udev says of it
+    expect(out.split('\n').filter((l) => l.startsWith('dev ')).map((l) => l.split(' ')[1])).toEqual(['md126', 'md127', 'dm-1', 'dm-6', 'dm-7']);
+    expect(snap.devices.get('dm-6')).toMatchObject({ udevSerial: '3600a0b80005ad1d7000001', holders: ['md127'] });
+    expect([...snap.devices.get('md127')!.md!.legs.keys()]).toEqual(['dm-6', 'dm-7']);
+    expect(snap.tools).not.toBeNull();
+  });
+
+  it('leases in file-name order, the host clock, file systems and swaps; none of it outside scan mode', async () => {
+    const host = labHost();
+    host.setLease('vm3', 'r1@admin:42', 1_800_000_600);
+    host.setLease('vm1', 'r2@other:7', 1_799_999_000);
+    host.setLease('vm1-b', 'r2@other:7', 1_800_000_100);
+    host.setVolumeFacts(vm3.new, { fsType: 'ext4', partTable: 'gpt' });
+    host.markSwap('/dev/mapper/new-vm1');
+    const snap = parseProbe((await host.run(probeArgv('scan', [vm3.new, '/dev/mapper/new-vm1']))).stdout);
+    // vm-vm1-b.lease sorts before vm-vm1.lease ('-' < '.')
+    expect(snap.leases).toEqual([
+      { vm: 'vm1-b', owner: 'r2@other:7', until: 1_800_000_100 },
+      { vm: 'vm1', owner: 'r2@other:7', until: 1_799_999_000 },
+      { vm: 'vm3', owner: 'r1@admin:42', until: 1_800_000_600 },
+    ]);
+    expect(snap.clock).toBe(1_800_000_000);
+    expect(deviceOf(snap, vm3.new)).toMatchObject({ fsType: 'ext4', partTable: 'gpt' });
+    expect(snap.swaps).toEqual(['/dev/dm-1']);
+    const full = parseProbe((await host.run(probeArgv('full', [vm3.new]))).stdout);
+    expect(full.leases).toEqual([]);
+    expect(full.clock).toBeNull();
+    expect(deviceOf(full, vm3.new)!.fsType).toBeUndefined();
+    // a swap on NEW makes mdadm --add fail, as on the real host
+    const r = parseMdAct((await host.run(mdActArgv([{ verb: 'build', mirror: '/dev/md/ss-vm1', old: vm3.old, new: '/dev/mapper/new-vm1' }, { verb: 'add', mirror: '/dev/md/ss-vm1', old: vm3.old, new: '/dev/mapper/new-vm1' }]))).stdout);
+    expect(r.outcomes[1]).toMatchObject({ ok: false, code: 'new-in-use', message: '/dev/mapper/new-vm1 is in use: dm-1 is an active swap' });
+  });
+
+  it('the real script runs under sh here and ends with the host clock', async () => {
+    const t0 = Math.floor(Date.now() / 1000);
+    const snap = await probeHost(new LocalRunner({ host: 'here' }), 'scan', ['/dev/null']);
+    expect(snap.mode).toBe('scan');
+    expect(snap.clock).toBeGreaterThanOrEqual(t0);
+    expect(snap.clock).toBeLessThan(t0 + 60);
+    expect(snap.links.get('/dev/null')).toBe('/dev/null');
+    expect(snap.tools).not.toBeNull();
   });
 });
