@@ -238,7 +238,8 @@ export function decideRollback(obs: Observation, facts: MigrationFacts): Action 
     return { kind: ActionKind.stopMirrors, targets: ours.map((m) => m.target), why: 'rollback' };
   }
   if (obs.persistent !== Placement.old || obs.recorded) {
-    if (facts.originalXml === null) return fail('no original definition of this VM in the journal', false);
+    // The definition to go back to is the current one on OLD without sanshift's record: no
+    // journal is needed (another machine's run, a lost state folder).
     return { kind: ActionKind.defineOriginal };
   }
   if (!obs.running && facts.wantRunning) return { kind: ActionKind.startOnOld };

@@ -42,6 +42,25 @@ describe('rollback', () => {
     expect(refused).toBeGreaterThanOrEqual(1);
   });
 
+  it("without a journal (another machine's run, a lost state folder) still goes back whole and leaves the VM running", async () => {
+    const clean = new Fleet();
+    const { effects } = await injectCrash(clean, undefined);
+    await clean.run(['db1']);
+    const n = effects.findIndex((e) => e.what.startsWith('md add')) + 1;
+    const fleet = new Fleet();
+    const original = await fleet.hv().inactiveXml('db1');
+    const { crashed } = await injectCrash(fleet, { n, when: 'after' });
+    void fleet.run(['db1']);
+    await crashed;
+    await recoverFromCrash(fleet);
+    (await import('node:fs')).rmSync(fleet.stateDir, { recursive: true, force: true });
+    const summary = await fleet.run(['db1'], RunMode.rollback);
+    expect(summary.results[0]!.outcome.outcome).toBe('rolled-back');
+    expect(sources(await fleet.hv().liveXml('db1'))).toEqual(OLD);
+    expect(sameDefinition(await fleet.hv().inactiveXml('db1'), original)).toBe(true);
+    expect((await fleet.hv().lookup('db1'))?.state).toBe('running');
+  });
+
   it('--reverse migrates a completed VM back to its old volumes', async () => {
     const fleet = new Fleet();
     const original = await fleet.hv().inactiveXml('db1');
