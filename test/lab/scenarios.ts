@@ -1,101 +1,185 @@
 // The lab scenarios: every promise of sanshift proven on the real kernel md, mdadm, libvirtd and
-// qemu. Boots the lab once, runs each scenario of scenarios/index.ts against it (sanshift as a
-// real subprocess, over qemu+ssh and ssh), resets the tenants between waves, prints one verdict
-// per scenario and `N passed, M failed`. Run: npx tsx test/lab/scenarios.ts [--only a,c] [--keep]
-import { mkdirSync } from 'node:fs';
-import { startLab, type OldRange } from './lab.js';
-import { sleep, type Problems } from './harness.js';
+// qemu. Boots the lab (a second lab host too when a chosen scenario needs one), runs each
+// scenario of scenarios/index.ts against it (sanshift as a real subprocess, over qemu+ssh and
+// ssh), resets the tenants between waves, prints one verdict per scenario and `N passed, M
+// failed`. Run: npx tsx test/lab/scenarios.ts [--only a,c] [--full] [--keep]
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { LAB_WORK, startLab, type Lab, type OldRange } from './lab.js';
+import { killLeftoverSanshifts, sleep, type Problems } from './harness.js';
 import { SCENARIOS } from './scenarios/index.js';
 import { CAPTURES, type Ctx, type Scenario } from './scenarios/scenario.js';
+import { HOST_B_TENANTS, LAB_TENANTS, SHARED_LUN } from './tenants.js';
+import { createSharedLun } from './shared-lun.js';
 
 const MiB_KiB = 1024;
 
-function parseArgs(argv: string[]): { only: Set<string> | null; keep: boolean } {
+interface Args {
+  only: Set<string> | null;
+  /** the opt-in scenarios too, and AppArmor on both hosts (npm run test:lab:full) */
+  full: boolean;
+  /** the hosts ('a', 'b') that load libvirt's AppArmor profiles */
+  apparmor: Set<'a' | 'b'>;
+  keep: boolean;
+}
+
+const USAGE = 'usage: scenarios.ts [--only a,b] [--full] [--apparmor a,b|b|none] [--keep]';
+
+function parseArgs(argv: string[]): Args {
   let only: Set<string> | null = null;
   let keep = false;
+  let full = false;
+  let apparmor: Set<'a' | 'b'> | null = null;
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--only') only = new Set((argv[++i] ?? '').split(',').filter(Boolean));
     else if (argv[i] === '--keep') keep = true;
-    else throw new Error(`unknown argument ${argv[i]}; usage: scenarios.ts [--only a,b] [--keep]`);
+    else if (argv[i] === '--full') full = true;
+    else if (argv[i] === '--apparmor') {
+      const hosts = (argv[++i] ?? '').split(',').filter((h) => h !== '' && h !== 'none');
+      if (hosts.some((h) => h !== 'a' && h !== 'b')) throw new Error(`--apparmor takes a, b, a,b or none; ${USAGE}`);
+      apparmor = new Set(hosts as ('a' | 'b')[]);
+    } else throw new Error(`unknown argument ${argv[i]}; ${USAGE}`);
   }
-  return { only, keep };
+  // AppArmor costs a lab host about 30 s of CPU per domain start (virt-aa-helper compiles the
+  // qemu profile several times under TCG): in CI only host B has it, so CI still starts VMs on
+  // mirrors and on NEW under AppArmor (j, i), and the whole set runs with it in --full
+  return { only, full, keep, apparmor: apparmor ?? new Set(full ? ['a', 'b'] : ['b']) };
+}
+
+/** One lab host and what the scenarios did to it since its boot. */
+class HostState {
+  /** tenants whose state differs from the boot's */
+  readonly touched = new Set<string>();
+  /** old-volume ranges overwritten through mirrors, to restore at the next reset */
+  readonly dirtied: OldRange[] = [];
+  constructor(readonly lab: Lab) {}
+
+  private ownsVolume(names: readonly string[], volume: string): boolean {
+    return this.lab.tenants.some((t) => names.includes(t.name) && t.disks.some((d) => d.oldVolume === volume));
+  }
+
+  /** puts the named tenants back as the boot left them, if a scenario touched them */
+  async reset(names: readonly string[]): Promise<void> {
+    const reset = names.filter((n) => this.touched.has(n));
+    if (reset.length > 0) {
+      const t = Date.now();
+      await this.lab.resetTenants(reset, { restoreOld: this.dirtied.filter((r) => this.ownsVolume(reset, r.volume)) });
+      this.dirtied.splice(0, this.dirtied.length, ...this.dirtied.filter((r) => !this.ownsVolume(reset, r.volume)));
+      console.log(`reset ${reset.join(', ')} on ${this.lab.hostName} (${((Date.now() - t) / 1000).toFixed(1)} s)`);
+    }
+    for (const n of names) this.touched.add(n);
+  }
 }
 
 async function main(): Promise<number> {
-  const { only, keep } = parseArgs(process.argv.slice(2));
+  const { only, full, keep, apparmor } = parseArgs(process.argv.slice(2));
   const ids = SCENARIOS.map((s) => s.id);
   const twice = ids.filter((id, i) => ids.indexOf(id) !== i);
   if (twice.length > 0) throw new Error(`scenario id registered twice: ${twice.join(', ')}`);
-  const chosen = SCENARIOS.filter((s) => only === null || only.has(s.id));
+  const unknown = [...(only ?? [])].filter((id) => !ids.includes(id));
+  if (unknown.length > 0) throw new Error(`no scenario ${unknown.join(', ')}; there are ${ids.join(', ')}`);
+  // opt-in scenarios run when named, or with --full
+  const chosen = SCENARIOS.filter((s) => (only === null ? full || !s.optIn : only.has(s.id)));
   if (chosen.length === 0) throw new Error('no scenario chosen');
   mkdirSync(CAPTURES, { recursive: true });
   const t0 = Date.now();
   const results: { id: string; ok: boolean; ms: number; title: string }[] = [];
-  console.log('lab: booting (1-2 min)');
-  const lab = await startLab();
-  console.log(`lab: ready in ${(lab.timings.bootMs / 1000).toFixed(0)} s on 127.0.0.1:${lab.sshPort}; run folder ${lab.runDir}`);
-  // the lab's SAN is slow: md's host-wide ceiling keeps the first instants after `mdadm --add`
-  // (before sanshift sets the per-mirror cap) from copying a small volume at once
-  await lab.setHostResyncCeiling(4 * MiB_KiB);
-  // tenants whose state differs from the boot's, and old ranges to restore
-  const touched = new Set<string>();
-  const dirtied: OldRange[] = [];
-  const ownsVolume = (names: readonly string[], volume: string) => lab.tenants.some((t) => names.includes(t.name) && t.disks.some((d) => d.oldVolume === volume));
-  const runOne = async (s: Scenario, delayMs: number): Promise<void> => {
-    await sleep(delayMs);
-    const started = Date.now();
-    const problems: Problems = [];
-    const say = (line: string): void => console.log(`  [${s.id}] ${line}`);
-    try {
-      const ctx: Ctx = {
-        lab,
-        tenant: (name) => {
-          const t = lab.tenants.find((x) => x.name === name);
-          if (!t) throw new Error(`no tenant ${name}`);
-          return t;
-        },
-        problems,
-        check: (what, p) => {
-          const list = typeof p === 'boolean' ? (p ? [] : [what]) : p.map((x) => `${what}: ${x}`);
-          say(`${list.length === 0 ? 'ok  ' : 'FAIL'} ${what}`);
-          problems.push(...list);
-        },
-        say,
-        dirtied,
-      };
-      await s.run(ctx);
-    } catch (e) {
-      problems.push(`error: ${(e as Error).stack ?? String(e)}`);
-    }
-    const ms = Date.now() - started;
-    results.push({ id: s.id, ok: problems.length === 0, ms, title: s.title });
-    console.log(`${problems.length === 0 ? 'PASS' : 'FAIL'} ${s.id} ${s.title} (${(ms / 1000).toFixed(1)} s)`);
-    for (const p of problems) console.log(`     ${p.replaceAll('\n', '\n     ')}`);
-  };
+  const twoHosts = chosen.some((s) => (s.tenantsOnB ?? []).length > 0);
+
+  // the LUN both hosts see lives on this machine, beside the labs' run folders
+  const lunDir = join(LAB_WORK, `shared-${process.pid}`);
+  let labA: Lab | null = null;
+  let labB: Lab | null = null;
   try {
+    const aa = (h: 'a' | 'b'): string => (apparmor.has(h) ? 'AppArmor' : 'no AppArmor');
+    console.log(`lab: booting ${twoHosts ? `two hosts at once (lab-hv: ${aa('a')}; lab-hv2: ${aa('b')})` : `one host (${aa('a')})`}, 2-5 min`);
+    const sharedDisks = twoHosts ? [{ file: createSharedLun(lunDir, SHARED_LUN), serial: SHARED_LUN.serial }] : [];
+    const booting = [
+      startLab({ tenants: LAB_TENANTS, sharedDisks, memoryMiB: 4096, apparmor: apparmor.has('a') }),
+      ...(twoHosts ? [startLab({ hostName: 'lab-hv2', tenants: HOST_B_TENANTS, sharedDisks, memoryMiB: 2048, apparmor: apparmor.has('b') })] : []),
+    ];
+    const booted = await Promise.allSettled(booting);
+    for (const b of booted) if (b.status === 'fulfilled') (labA === null ? (labA = b.value) : (labB = b.value));
+    const failed = booted.find((b) => b.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    // labA is set: every boot succeeded
+    const a = labA!;
+    const hosts = [a, ...(labB ? [labB] : [])];
+    for (const l of hosts) console.log(`lab: ${l.hostName} ready in ${(l.timings.bootMs / 1000).toFixed(0)} s on 127.0.0.1:${l.sshPort}; run folder ${l.runDir}`);
+    // the lab's SAN is slow: md's host-wide ceiling keeps the first instants after `mdadm --add`
+    // (before sanshift sets the per-mirror cap) from copying a small volume at once
+    // md's floor (1000 KiB/s by default) would override any per-mirror cap below it
+    for (const l of hosts) {
+      await l.setHostResyncCeiling(4 * MiB_KiB);
+      await l.setHostResyncFloor(16);
+    }
+    const stateA = new HostState(a);
+    const stateB = labB ? new HostState(labB) : null;
+
+    const runOne = async (s: Scenario, delayMs: number): Promise<void> => {
+      await sleep(delayMs);
+      const started = Date.now();
+      const problems: Problems = [];
+      const say = (line: string): void => console.log(`  [${s.id}] ${line}`);
+      const tenantOf = (l: Lab | null, name: string) => {
+        const t = l?.tenants.find((x) => x.name === name);
+        if (!t) throw new Error(`no tenant ${name} on ${l?.hostName ?? 'a second host (none booted)'}`);
+        return t;
+      };
+      try {
+        const ctx: Ctx = {
+          lab: a,
+          get labB(): Lab {
+            if (labB === null) throw new Error(`scenario ${s.id} uses a second host but declares no tenantsOnB`);
+            return labB;
+          },
+          tenant: (name) => tenantOf(a, name),
+          tenantOnB: (name) => tenantOf(labB, name),
+          problems,
+          check: (what, p) => {
+            const list = typeof p === 'boolean' ? (p ? [] : [what]) : p.map((x) => `${what}: ${x}`);
+            say(`${list.length === 0 ? 'ok  ' : 'FAIL'} ${what}`);
+            problems.push(...list);
+          },
+          say,
+          dirtied: stateA.dirtied,
+          dirtiedOnB: stateB?.dirtied ?? [],
+        };
+        await s.run(ctx);
+      } catch (e) {
+        problems.push(`error: ${(e as Error).stack ?? String(e)}`);
+      }
+      // a scenario that threw may leave its sanshift running: it must not act in the next wave
+      await killLeftoverSanshifts(s.id);
+      const ms = Date.now() - started;
+      results.push({ id: s.id, ok: problems.length === 0, ms, title: s.title });
+      console.log(`${problems.length === 0 ? 'PASS' : 'FAIL'} ${s.id} ${s.title} (${(ms / 1000).toFixed(1)} s)`);
+      for (const p of problems) console.log(`     ${p.replaceAll('\n', '\n     ')}`);
+    };
+
     const waves = [...new Set(chosen.map((s) => s.wave))].sort((x, y) => x - y);
     for (const wave of waves) {
       const these = chosen.filter((s) => s.wave === wave);
-      const names = these.flatMap((s) => s.tenants);
-      if (new Set(names).size !== names.length) throw new Error(`wave ${wave} shares a tenant between scenarios`);
-      const reset = names.filter((n) => touched.has(n));
-      if (reset.length > 0) {
-        const t = Date.now();
-        await lab.resetTenants(reset, { restoreOld: dirtied.filter((r) => ownsVolume(reset, r.volume)) });
-        dirtied.splice(0, dirtied.length, ...dirtied.filter((r) => !ownsVolume(reset, r.volume)));
-        console.log(`reset ${reset.join(', ')} (${((Date.now() - t) / 1000).toFixed(1)} s)`);
+      for (const [which, names] of [['A', these.flatMap((s) => s.tenants)], ['B', these.flatMap((s) => s.tenantsOnB ?? [])]] as const) {
+        if (new Set(names).size !== names.length) throw new Error(`wave ${wave} shares a tenant of host ${which} between scenarios`);
       }
-      for (const n of names) touched.add(n);
+      await stateA.reset(these.flatMap((s) => s.tenants));
+      await stateB?.reset(these.flatMap((s) => s.tenantsOnB ?? []));
       console.log(`wave ${wave}: ${these.map((s) => s.id).join(', ')}${these.length > 1 ? ' (at once, on disjoint tenants)' : ''}`);
       // staggered: md arrays built at the same instant by two processes race for a minor
       await Promise.all(these.map((s, i) => runOne(s, i * 12_000)));
     }
   } finally {
-    if (!keep) await lab.stop();
-    else console.log(`lab kept running: ssh -p ${lab.sshPort} -i ${lab.keyFile} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null root@127.0.0.1 (bash test/lab/stop.sh to stop it)`);
+    const up = [labA, labB].filter((l): l is Lab => l !== null);
+    if (!keep) {
+      await Promise.all(up.map((l) => l.stop()));
+      rmSync(lunDir, { recursive: true, force: true });
+    } else {
+      for (const l of up) console.log(`lab ${l.hostName} kept running: ssh -p ${l.sshPort} -i ${l.keyFile} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null root@127.0.0.1 (bash test/lab/stop.sh to stop it)`);
+    }
   }
   console.log('\ntimings');
-  console.log(`  lab boot ${(lab.timings.bootMs / 1000).toFixed(1)} s`);
+  for (const l of [labA, labB]) if (l) console.log(`  lab boot ${l.hostName} ${(l.timings.bootMs / 1000).toFixed(1)} s`);
   for (const r of results) console.log(`  ${r.id} ${(r.ms / 1000).toFixed(1).padStart(6)} s  ${r.ok ? 'pass' : 'FAIL'}`);
   console.log(`  total ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   const passed = results.filter((r) => r.ok).length;

@@ -47,16 +47,18 @@ export interface SpareVolume {
   patterned?: boolean;
 }
 
+// 128 MiB: at the scenarios' 1-4 MiB/s a resync outlasts a T1 window of a loaded lab (up to
+// two minutes), so what a scenario does "mid-resync" really lands mid-resync
 export const DEFAULT_TENANTS: readonly TenantSpec[] = [
-  { name: 'vm1', disks: [{ target: 'vda', oldVolume: 'old-vm1', newVolume: 'new-vm1', sizeMiB: 256 }] },
+  { name: 'vm1', disks: [{ target: 'vda', oldVolume: 'old-vm1', newVolume: 'new-vm1', sizeMiB: 128 }] },
   {
     name: 'vm2',
     disks: [
-      { target: 'vda', oldVolume: 'old-vm2-a', newVolume: 'new-vm2-a', sizeMiB: 64 },
-      { target: 'vdb', oldVolume: 'old-vm2-b', newVolume: 'new-vm2-b', sizeMiB: 64 },
+      { target: 'vda', oldVolume: 'old-vm2-a', newVolume: 'new-vm2-a', sizeMiB: 128 },
+      { target: 'vdb', oldVolume: 'old-vm2-b', newVolume: 'new-vm2-b', sizeMiB: 128 },
     ],
   },
-  { name: 'vm3', disks: [{ target: 'vda', oldVolume: 'old-vm3', newVolume: 'new-vm3', sizeMiB: 64 }] },
+  { name: 'vm3', disks: [{ target: 'vda', oldVolume: 'old-vm3', newVolume: 'new-vm3', sizeMiB: 128 }] },
   {
     name: 'vm4',
     powersOffOnAcpi: true,

@@ -10,7 +10,9 @@ export const newLegFails: Scenario = {
   async run(ctx) {
     const [vm2, vm4] = [ctx.tenant('vm2'), ctx.tenant('vm4')];
     const ws = new Workspace('e', ctx.lab, [vm2, vm4]);
-    ws.writeInventory({ resyncSpeedMax: '1MiB/s' });
+    // slow enough that vm2's first mirror still resyncs when vm2 runs on it, after a T1 window
+    // of minutes on a loaded lab
+    ws.writeInventory({ resyncSpeedMax: '512KiB/s' });
     const before = await ctx.lab.virsh(['dumpxml', '--inactive', 'vm2']);
     const proc = ws.sanshift(['run', '--yes']);
     await midResync(ctx, ws, proc, vm2);

@@ -10,22 +10,31 @@ import {
 export const CAPTURES = join(REPO, 'fixtures', 'lab-captures');
 
 export interface Ctx {
+  /** host A, lab-hv */
   lab: Lab;
+  /** host B, lab-hv2: booted only when a chosen scenario has tenantsOnB */
+  readonly labB: Lab;
   tenant(name: string): TenantSpec;
+  tenantOnB(name: string): TenantSpec;
   problems: Problems;
   check(what: string, problems: Problems | boolean): void;
   say(line: string): void;
   /** old-volume ranges this scenario overwrote through a mirror, for the next reset */
   dirtied: OldRange[];
+  dirtiedOnB: OldRange[];
 }
 
 export interface Scenario {
   id: string;
   title: string;
-  /** tenants it starts from, reset to their boot state first */
+  /** tenants of host A it starts from, reset to their boot state first */
   tenants: string[];
+  /** tenants of host B, likewise; a scenario with some makes the runner boot host B */
+  tenantsOnB?: string[];
   /** scenarios of one wave run at once, on disjoint tenants (the suite must fit CI's budget) */
   wave: number;
+  /** left out of the default run (CI): run with --only ID or --full (npm run test:lab:full) */
+  optIn?: boolean;
   run(ctx: Ctx): Promise<void>;
 }
 
