@@ -7,6 +7,7 @@ import { LAB_DIR, LAB_WORK, type ContentRun, type Lab, type TenantSpec } from '.
 import { labInventory, type LabInventoryOptions } from './inventory.js';
 
 export const REPO = join(LAB_DIR, '..', '..');
+const WRITE_MID_RESYNC = join(LAB_DIR, 'guest', 'write-mid-resync.sh');
 const SANSHIFT = join(REPO, 'bin', 'sanshift.js');
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -370,24 +371,23 @@ export interface MidResyncWrites {
 }
 
 /** Writes a pattern through every mirror of the tenant once it resyncs, as the tenant would:
- * one range behind the resync point (md writes both legs) and one ahead of it (md copies it
- * later). Waits up to timeoutMs for each mirror to appear. */
+ * one range ahead of the resync point (md copies it later) and one behind it (md writes both
+ * legs). Waits up to timeoutMs for each mirror to resync; the waiting and writing run in the
+ * lab host in one command per mirror (guest/write-mid-resync.sh), so the writes follow the
+ * resync's start within a second or two even on a loaded lab. */
 export async function writeDuringResync(lab: Lab, t: TenantSpec, timeoutMs: number, out: MidResyncWrites = { writes: new Map(), dirtied: [], landedMidResync: new Map(), seen: new Map() }): Promise<MidResyncWrites> {
   await Promise.all(t.disks.map(async (d) => {
     const mirror = `/dev/md/ss-${t.name}-${d.target}`;
-    const deadline = Date.now() + timeoutMs;
-    while (!(await mirrorState(lab, mirror)).recovering) {
-      if (Date.now() > deadline) throw new Error(`${mirror} was never seen resyncing`);
-      await sleep(300);
-    }
     const tag = `w-${t.name}-${d.target}`;
-    // ahead of the resync point first: md must still copy it, so it has to land mid-resync
     const ranges: Write[] = [{ tag, atMiB: d.sizeMiB - 5, countMiB: 3 }, { tag, atMiB: 1, countMiB: 2 }];
-    await lab.writePattern(mirror, tag, ranges[0]!.atMiB, ranges[0]!.countMiB);
-    const after = await mirrorState(lab, mirror);
-    await lab.writePattern(mirror, tag, ranges[1]!.atMiB, ranges[1]!.countMiB);
-    out.landedMidResync.set(mirror, after.recovering);
-    out.seen.set(mirror, { mdstat: after.mdstat, detail: (await lab.ssh(['mdadm', '--detail', mirror])).stdout });
+    const [ahead, behind] = [ranges[0]!, ranges[1]!];
+    const r = await lab.ssh(['bash', WRITE_MID_RESYNC, mirror, tag, String(ahead.atMiB), String(ahead.countMiB), String(behind.atMiB), String(behind.countMiB), String(Math.ceil(timeoutMs / 1000))], { timeoutMs: timeoutMs + 120_000 });
+    if (r.exitCode !== 0) throw new Error(`writing through ${mirror} mid-resync: ${r.stderr.trim() || `exit ${r.exitCode}`}`);
+    const m = /^landed-mid-resync (yes|no)\n([\s\S]*?)\n---detail---\n([\s\S]*)$/.exec(r.stdout);
+    if (!m) throw new Error(`write-mid-resync.sh said: ${r.stdout}`);
+    out.landedMidResync.set(mirror, m[1] === 'yes');
+    // $(< file) dropped /proc/mdstat's closing newline
+    out.seen.set(mirror, { mdstat: `${m[2]!}\n`, detail: m[3]! });
     out.writes.set(d.newVolume, ranges);
     for (const w of ranges) out.dirtied.push({ volume: d.oldVolume, atMiB: w.atMiB, countMiB: w.countMiB });
   }));

@@ -442,9 +442,17 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
         if (chosen.length !== names.length) throw new Error(`resetTenants: unknown tenant in ${names.join(',')}`);
         const running = await runningDomains();
         await Promise.all(chosen.filter((t) => running.includes(t.name)).map((t) => guestRun(['virsh', 'destroy', t.name])));
+        // only the arrays over these tenants' volumes, and their names: another tenant may
+        // still run on a mirror a failed scenario left behind
+        const volumes = chosen.flatMap((t) => t.disks.flatMap((d) => [`/dev/mapper/${d.oldVolume}`, `/dev/mapper/${d.newVolume}`]));
+        const knames = new Set(volumes.length === 0 ? [] : (await guestRun(['readlink', '-f', ...volumes])).stdout.split('\n').filter(Boolean).map((p) => p.replace('/dev/', '')));
         const mdstat = (await guestRun(['cat', '/proc/mdstat'])).stdout;
-        for (const m of mdstat.matchAll(/^(md\d+) : /gm)) await guestRun(['mdadm', '--stop', `/dev/${m[1]}`]);
-        await guestRun(['rm', '-rf', '/dev/md']);
+        for (const block of mdstat.split(/\n(?=md\d+ :)/)) {
+          const m = /^(md\d+) :([^\n]*)/.exec(block);
+          if (m && [...m[2]!.matchAll(/ ([a-z0-9-]+)\[\d+\]/g)].some((x) => knames.has(x[1]!))) await guestRun(['mdadm', '--stop', `/dev/${m[1]}`]);
+        }
+        const mirrorNames = chosen.flatMap((t) => [...t.disks, ...(t.externalDisks ?? [])].map((d) => `/dev/md/ss-${t.name}-${d.target}`));
+        if (mirrorNames.length > 0) await guestRun(['rm', '-f', ...mirrorNames]);
         for (const t of chosen) {
           for (const d of t.disks) {
             for (const v of [d.oldVolume, d.newVolume]) await loadTable(v, await tableOf(v));

@@ -10,7 +10,8 @@ export const restartOutsideSanshift: Scenario = {
   async run(ctx) {
     const t = ctx.tenant('vm1');
     const ws = new Workspace('f', ctx.lab, [t]);
-    ws.writeInventory({ resyncSpeedMax: '4MiB/s' });
+    // 128 s for vm1's 128 MiB: still resyncing after a T1 window of a minute or two
+    ws.writeInventory({ resyncSpeedMax: '1MiB/s' });
     const proc = ws.sanshift(['run', '--yes']);
     await midResync(ctx, ws, proc, t);
     const builds = ws.journal().filter(isResult(t.name, 'build-mirror')).length;
