@@ -286,11 +286,13 @@ export interface WindowRow {
   bootMs: number;
   /** everything else inside the window: sanshift's own work while the VM is off */
   overheadMs: number;
+  /** ssh sessions the host started during the window, for any VM (when the lab logged them) */
+  hostSessions?: number;
 }
 
 /** Each VM's T1 and T2 windows, taken apart (issue 9). A window interrupted by a kill (no start
  * result after its shutdown) is left out: it has no end to measure. */
-export function windowReport(records: readonly Rec[]): WindowRow[] {
+export function windowReport(records: readonly Rec[], sessionStarts?: readonly number[]): WindowRow[] {
   const rows: WindowRow[] = [];
   const open = new Map<string, { window: WindowName; shutdownIntent: number; shutdownResult?: number; startIntent?: number }>();
   const at = (r: Rec): number => Date.parse(r.at);
@@ -311,7 +313,9 @@ export function windowReport(records: readonly Rec[]): WindowRow[] {
       const windowMs = at(r) - w.shutdownIntent;
       const shutdownMs = w.shutdownResult - w.shutdownIntent;
       const bootMs = at(r) - w.startIntent;
-      rows.push({ vm: r.vm, window: w.window, windowMs, shutdownMs, bootMs, overheadMs: windowMs - shutdownMs - bootMs });
+      const row: WindowRow = { vm: r.vm, window: w.window, windowMs, shutdownMs, bootMs, overheadMs: windowMs - shutdownMs - bootMs };
+      if (sessionStarts) row.hostSessions = sessionStarts.filter((t) => t >= w.shutdownIntent && t <= at(r)).length;
+      rows.push(row);
       open.delete(r.vm);
     }
   }
@@ -321,8 +325,9 @@ export function windowReport(records: readonly Rec[]): WindowRow[] {
 /** The window report as a table, seconds with one decimal. */
 export function formatWindowTable(rows: readonly WindowRow[]): string {
   const s = (ms: number): string => (ms / 1000).toFixed(1);
-  const header = ['vm', 'window', 'window s', 'shutdown s', 'boot s', 'overhead s'];
-  const body = rows.map((r) => [r.vm, r.window, s(r.windowMs), s(r.shutdownMs), s(r.bootMs), s(r.overheadMs)]);
+  const sessions = rows.some((r) => r.hostSessions !== undefined);
+  const header = ['vm', 'window', 'window s', 'shutdown s', 'boot s', 'overhead s', ...(sessions ? ['host ssh sessions'] : [])];
+  const body = rows.map((r) => [r.vm, r.window, s(r.windowMs), s(r.shutdownMs), s(r.bootMs), s(r.overheadMs), ...(sessions ? [String(r.hostSessions ?? '')] : [])]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]): string => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [line(header), ...body.map(line)].join('\n');

@@ -58,6 +58,13 @@ export interface LabOptions {
   log?: (line: string) => void;
 }
 
+export interface SshSession {
+  /** ms since the epoch, this machine's clock */
+  at: number;
+  /** what the login shell was asked to run ('-c COMMAND') */
+  command: string;
+}
+
 export interface SharedDisk {
   /** an existing file on this machine */
   file: string;
@@ -161,6 +168,9 @@ export interface Lab {
   setSshSessionDelay(ms: number): Promise<void>;
   /** what a tenant wrote to its serial log (the ACPI boot sector, the Linux tenant) */
   serialLog(name: string): Promise<string>;
+  /** every ssh session sshd started for others than the lab's own checks (sanshift's commands
+   * and libvirt connections), with its start on this machine's clock (to about a second) */
+  sshSessions(): Promise<SshSession[]>;
   /** kill qemu and everything of this lab; safe to call twice */
   stop(): Promise<void>;
 }
@@ -481,6 +491,16 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
       setSshSessionDelay: async (ms) => {
         if (!Number.isInteger(ms) || ms < 0) throw new Error(`bad ssh session delay ${ms}`);
         await guestRun(['tee', '/run/sanshift-lab/ssh-session-delay-ms'], { input: `${ms}\n` });
+      },
+      sshSessions: async () => {
+        // the guest logs its uptime: read it in the same command to map it onto our clock
+        const sent = Date.now();
+        const r = await guestRun(['sh', '-c', 'cat /proc/uptime; cat /run/sanshift-lab/sessions.log 2>/dev/null']);
+        const offset = (sent + Date.now()) / 2 - Number(r.stdout.split(' ')[0]) * 1000;
+        return r.stdout.split('\n').slice(1).filter(Boolean).map((line) => {
+          const space = line.indexOf(' ');
+          return { at: offset + Number(line.slice(0, space)) * 1000, command: line.slice(space + 1) };
+        });
       },
       serialLog: async (name) => {
         const r = await ssh(['cat', serialLogPath(name)]);

@@ -76,8 +76,9 @@ ssh-keygen -A >/dev/null 2>&1
 # A production host's sessions cost more than the lab's (PAM with logind, auditing, a loaded
 # host). root's login shell stands in for that: every session sshd starts (each command, each
 # channel of a shared connection, libvirt's virt-ssh-helper) first sleeps the milliseconds in
-# /run/sanshift-lab/ssh-session-delay-ms, which lab.ts can change while the lab runs. The lab's
-# own checks set LC_SANSHIFT_LAB_CHECK (AcceptEnv LC_* is stock) and skip it.
+# /run/sanshift-lab/ssh-session-delay-ms, which lab.ts can change while the lab runs, and
+# logs the session to /run/sanshift-lab/sessions.log. The lab's own checks set
+# LC_SANSHIFT_LAB_CHECK (AcceptEnv LC_* is stock) and skip both.
 echo "${LAB_SSH_DELAY_MS:-0}" > /run/sanshift-lab/ssh-session-delay-ms
 cat > /usr/local/sbin/sanshift-lab-login-shell <<'SHELL'
 #!/bin/sh
@@ -85,8 +86,11 @@ cat > /usr/local/sbin/sanshift-lab-login-shell <<'SHELL'
 ms=0
 read -r ms < /run/sanshift-lab/ssh-session-delay-ms 2>/dev/null
 case "$ms" in ''|*[!0-9]*) ms=0 ;; esac
-if [ "$ms" -gt 0 ] && [ -z "${LC_SANSHIFT_LAB_CHECK:-}" ]; then
-  sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
+if [ -z "${LC_SANSHIFT_LAB_CHECK:-}" ]; then
+  # every session of sanshift's, on the guest's clock (no fork: read and printf are builtins)
+  read -r up _ < /proc/uptime
+  printf '%s %s\n' "$up" "$*" >> /run/sanshift-lab/sessions.log
+  [ "$ms" -gt 0 ] && sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
 fi
 [ $# -gt 0 ] || exec /bin/bash -l
 exec /bin/bash "$@"

@@ -16,7 +16,8 @@ async function migrateThree(ctx: Ctx, id: string, captures: boolean): Promise<vo
   ctx.check('NEW holds OLD plus every write', await checkNewContent(ctx.lab, ts, writes));
   ctx.check('every VM runs on NEW and is defined on NEW, no md array, no metadata', await checkMigrated(ctx.lab, ts));
   if (captures) capture('scenario-a-mdstat-after.txt', await ctx.lab.mdstat());
-  ctx.say(`down windows (s):\n${formatWindowTable(windowReport(ws.journal())).replace(/^/gm, `  [${id}]   `)}`);
+  const sessions = (await ctx.lab.sshSessions()).filter((x) => x.at >= proc.startedAt);
+  ctx.say(`${sessions.length} ssh sessions on ${ctx.lab.hostName} during the run; down windows:\n${formatWindowTable(windowReport(ws.journal(), sessions.map((x) => x.at))).replace(/^/gm, `  [${id}]   `)}`);
 }
 
 export const fullMigration: Scenario = {
