@@ -7,6 +7,7 @@ import { LAB_DIR, LAB_WORK, type ContentRun, type Lab, type TenantSpec } from '.
 import { labInventory, type LabInventoryOptions } from './inventory.js';
 
 export const REPO = join(LAB_DIR, '..', '..');
+const WRITE_MID_RESYNC = join(LAB_DIR, 'guest', 'write-mid-resync.sh');
 const SANSHIFT = join(REPO, 'bin', 'sanshift.js');
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -23,11 +24,17 @@ export interface Rec {
   outcome?: string;
 }
 
-/** One folder per scenario: its inventory and sanshift's state folder (.sanshift) beside it. */
+/** One folder per scenario: its inventory and sanshift's state folder (.sanshift) beside it.
+ * The inventory holds the lab host and the tenants given, plus any other lab hosts. */
 export class Workspace {
   readonly dir: string;
   readonly inventory: string;
-  constructor(readonly name: string, readonly lab: Lab, readonly tenants: readonly TenantSpec[]) {
+  constructor(
+    readonly name: string,
+    readonly lab: Lab,
+    readonly tenants: readonly TenantSpec[],
+    readonly otherHosts: readonly { lab: Lab; tenants: readonly TenantSpec[] }[] = [],
+  ) {
     this.dir = join(LAB_WORK, `run-${lab.sshPort}`, 'scenarios', name);
     rmSync(this.dir, { recursive: true, force: true });
     mkdirSync(this.dir, { recursive: true });
@@ -35,8 +42,9 @@ export class Workspace {
     this.writeInventory({});
   }
 
-  writeInventory(o: Partial<LabInventoryOptions>): void {
-    writeFileSync(this.inventory, labInventory({ sshPort: this.lab.sshPort, keyFile: this.lab.keyFile, tenants: this.tenants, ...o }));
+  writeInventory(o: Partial<Omit<LabInventoryOptions, 'hosts' | 'sshPort' | 'tenants'>>): void {
+    const hosts = [{ lab: this.lab, tenants: this.tenants }, ...this.otherHosts].map((h) => ({ name: h.lab.hostName, sshPort: h.lab.sshPort, tenants: h.tenants }));
+    writeFileSync(this.inventory, labInventory({ keyFile: this.lab.keyFile, hosts, ...o }));
   }
 
   /** Every journal record of every run, in file order; a torn last line is skipped. */
@@ -82,6 +90,14 @@ export class Workspace {
 }
 
 let runCount = 0;
+/** sanshift processes still running, by the workspace that started them */
+const live = new Set<Sanshift>();
+
+/** SIGKILLs what a workspace left running (a scenario that threw midway; scenarios name their
+ * workspace after their id). */
+export async function killLeftoverSanshifts(workspace: string): Promise<void> {
+  await Promise.all([...live].filter((p) => p.workspace === workspace).map((p) => p.kill()));
+}
 
 /** `node bin/sanshift.js ARGS -i INVENTORY`, a real process (SIGKILL is real). */
 export class Sanshift {
@@ -91,8 +107,10 @@ export class Sanshift {
   exitCode: number | null = null;
   readonly done: Promise<number>;
   readonly startedAt = Date.now();
+  readonly workspace: string;
 
   constructor(ws: Workspace, readonly args: string[], echo: boolean) {
+    this.workspace = ws.name;
     this.logFile = join(ws.dir, `sanshift-${++runCount}-${args[0]}.log`);
     const fd = openSync(this.logFile, 'w');
     const argv = [SANSHIFT, ...args, '-i', ws.inventory];
@@ -102,7 +120,9 @@ export class Sanshift {
       for (const s of [this.child.stdout, this.child.stderr]) s?.on('data', (b: Buffer) => { process.stdout.write(b); writeFileSync(this.logFile, b, { flag: 'a' }); });
     }
     closeSync(fd);
+    live.add(this);
     this.done = new Promise((resolve) => this.child.once('exit', (code, signal) => {
+      live.delete(this);
       this.exited = true;
       this.exitCode = code ?? (signal === 'SIGKILL' ? 137 : 128);
       resolve(this.exitCode);
@@ -243,6 +263,107 @@ export function downtimesFromJournal(records: readonly Rec[]): Map<string, { win
   return out;
 }
 
+/** The journal steps that open and close a VM's down windows. The engine names them; when its
+ * names change, this is the one place to follow them. */
+export const WINDOW_STEPS = {
+  /** its intent opens the window; detail.phase says which (T1, T2, rollback) */
+  shutdown: 'shutdown-vm',
+  /** the start whose result closes each window */
+  start: { T1: 'start-on-mirror', T2: 'start-on-new' },
+} as const;
+
+export type WindowName = keyof typeof WINDOW_STEPS.start;
+
+/** One down window of one VM, from the journal's timestamps (ms). */
+export interface WindowRow {
+  vm: string;
+  window: WindowName;
+  /** from the shutdown's intent to the start's result: what the VM's users see */
+  windowMs: number;
+  /** the shutdown step: intent to result (the guest powering off, or the timeout and force) */
+  shutdownMs: number;
+  /** the start step: intent to result (libvirt starting qemu) */
+  bootMs: number;
+  /** everything else inside the window: sanshift's own work while the VM is off */
+  overheadMs: number;
+  /** ssh sessions the host started during the window, for any VM (when the lab logged them) */
+  hostSessions?: number;
+}
+
+/** Each VM's T1 and T2 windows, taken apart (issue 9). A window interrupted by a kill (no start
+ * result after its shutdown) is left out: it has no end to measure. */
+export function windowReport(records: readonly Rec[], sessionStarts?: readonly number[]): WindowRow[] {
+  const rows: WindowRow[] = [];
+  const open = new Map<string, { window: WindowName; shutdownIntent: number; shutdownResult?: number; startIntent?: number }>();
+  const at = (r: Rec): number => Date.parse(r.at);
+  for (const r of records) {
+    if (!r.vm || (r.kind !== 'intent' && r.kind !== 'result')) continue;
+    const w = open.get(r.vm);
+    if (r.step === WINDOW_STEPS.shutdown) {
+      const phase = r.detail?.['phase'];
+      if (r.kind === 'intent') {
+        if (phase === 'T1' || phase === 'T2') open.set(r.vm, { window: phase, shutdownIntent: at(r) });
+        else open.delete(r.vm);
+      } else if (w) w.shutdownResult = at(r);
+      continue;
+    }
+    if (!w || r.step !== WINDOW_STEPS.start[w.window]) continue;
+    if (r.kind === 'intent') w.startIntent = at(r);
+    else if (w.shutdownResult !== undefined && w.startIntent !== undefined) {
+      const windowMs = at(r) - w.shutdownIntent;
+      const shutdownMs = w.shutdownResult - w.shutdownIntent;
+      const bootMs = at(r) - w.startIntent;
+      const row: WindowRow = { vm: r.vm, window: w.window, windowMs, shutdownMs, bootMs, overheadMs: windowMs - shutdownMs - bootMs };
+      if (sessionStarts) row.hostSessions = sessionStarts.filter((t) => t >= w.shutdownIntent && t <= at(r)).length;
+      rows.push(row);
+      open.delete(r.vm);
+    }
+  }
+  return rows.sort((a, b) => a.vm.localeCompare(b.vm) || a.window.localeCompare(b.window));
+}
+
+/** The window report as a table, seconds with one decimal. */
+export function formatWindowTable(rows: readonly WindowRow[]): string {
+  const s = (ms: number): string => (ms / 1000).toFixed(1);
+  const sessions = rows.some((r) => r.hostSessions !== undefined);
+  const header = ['vm', 'window', 'window s', 'shutdown s', 'boot s', 'overhead s', ...(sessions ? ['host ssh sessions'] : [])];
+  const body = rows.map((r) => [r.vm, r.window, s(r.windowMs), s(r.shutdownMs), s(r.bootMs), s(r.overheadMs), ...(sessions ? [String(r.hostSessions ?? '')] : [])]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [line(header), ...body.map(line)].join('\n');
+}
+
+/** The most md mirrors that existed at once on each host, from the journal: a mirror exists
+ * from its build-mirror intent to its stop-mirror result (one per VM and target). */
+export function mirrorsAtOnce(records: readonly Rec[], hostOf: (vm: string) => string): Map<string, number> {
+  const events: { at: number; host: string; delta: number }[] = [];
+  const open = new Map<string, { at: number; host: string }>();
+  for (const r of records) {
+    if (!r.vm || !r.target) continue;
+    const key = `${r.vm}/${r.target}`;
+    if (r.step === 'build-mirror' && r.kind === 'intent' && !open.has(key)) open.set(key, { at: Date.parse(r.at), host: hostOf(r.vm) });
+    if (r.step === 'stop-mirror' && r.kind === 'result') {
+      const o = open.get(key);
+      if (o) {
+        events.push({ at: o.at, host: o.host, delta: 1 }, { at: Date.parse(r.at), host: o.host, delta: -1 });
+        open.delete(key);
+      }
+    }
+  }
+  // a mirror never stopped lasts to the end
+  for (const o of open.values()) events.push({ at: o.at, host: o.host, delta: 1 });
+  // at one instant, an end before a start: a stop followed by a build is not an overlap
+  events.sort((x, y) => x.at - y.at || x.delta - y.delta);
+  const now = new Map<string, number>();
+  const most = new Map<string, number>();
+  for (const e of events) {
+    const n = (now.get(e.host) ?? 0) + e.delta;
+    now.set(e.host, n);
+    most.set(e.host, Math.max(most.get(e.host) ?? 0, n));
+  }
+  return most;
+}
+
 export interface MidResyncWrites {
   /** new volume → the writes NEW must hold after the cutover */
   writes: Map<string, Write[]>;
@@ -255,24 +376,23 @@ export interface MidResyncWrites {
 }
 
 /** Writes a pattern through every mirror of the tenant once it resyncs, as the tenant would:
- * one range behind the resync point (md writes both legs) and one ahead of it (md copies it
- * later). Waits up to timeoutMs for each mirror to appear. */
+ * one range ahead of the resync point (md copies it later) and one behind it (md writes both
+ * legs). Waits up to timeoutMs for each mirror to resync; the waiting and writing run in the
+ * lab host in one command per mirror (guest/write-mid-resync.sh), so the writes follow the
+ * resync's start within a second or two even on a loaded lab. */
 export async function writeDuringResync(lab: Lab, t: TenantSpec, timeoutMs: number, out: MidResyncWrites = { writes: new Map(), dirtied: [], landedMidResync: new Map(), seen: new Map() }): Promise<MidResyncWrites> {
   await Promise.all(t.disks.map(async (d) => {
     const mirror = `/dev/md/ss-${t.name}-${d.target}`;
-    const deadline = Date.now() + timeoutMs;
-    while (!(await mirrorState(lab, mirror)).recovering) {
-      if (Date.now() > deadline) throw new Error(`${mirror} was never seen resyncing`);
-      await sleep(300);
-    }
     const tag = `w-${t.name}-${d.target}`;
-    // ahead of the resync point first: md must still copy it, so it has to land mid-resync
     const ranges: Write[] = [{ tag, atMiB: d.sizeMiB - 5, countMiB: 3 }, { tag, atMiB: 1, countMiB: 2 }];
-    await lab.writePattern(mirror, tag, ranges[0]!.atMiB, ranges[0]!.countMiB);
-    const after = await mirrorState(lab, mirror);
-    await lab.writePattern(mirror, tag, ranges[1]!.atMiB, ranges[1]!.countMiB);
-    out.landedMidResync.set(mirror, after.recovering);
-    out.seen.set(mirror, { mdstat: after.mdstat, detail: (await lab.ssh(['mdadm', '--detail', mirror])).stdout });
+    const [ahead, behind] = [ranges[0]!, ranges[1]!];
+    const r = await lab.ssh(['bash', WRITE_MID_RESYNC, mirror, tag, String(ahead.atMiB), String(ahead.countMiB), String(behind.atMiB), String(behind.countMiB), String(Math.ceil(timeoutMs / 1000))], { timeoutMs: timeoutMs + 120_000 });
+    if (r.exitCode !== 0) throw new Error(`writing through ${mirror} mid-resync: ${r.stderr.trim() || `exit ${r.exitCode}`}`);
+    const m = /^landed-mid-resync (yes|no)\n([\s\S]*?)\n---detail---\n([\s\S]*)$/.exec(r.stdout);
+    if (!m) throw new Error(`write-mid-resync.sh said: ${r.stdout}`);
+    out.landedMidResync.set(mirror, m[1] === 'yes');
+    // $(< file) dropped /proc/mdstat's closing newline
+    out.seen.set(mirror, { mdstat: `${m[2]!}\n`, detail: m[3]! });
     out.writes.set(d.newVolume, ranges);
     for (const w of ranges) out.dirtied.push({ volume: d.oldVolume, atMiB: w.atMiB, countMiB: w.countMiB });
   }));

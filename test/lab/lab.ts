@@ -11,8 +11,11 @@ import {
   DEFAULT_TENANTS,
   checkLabLayout,
   guestPlan,
-  qemuConf,
+  hostEnv,
+  relaxedQemuConf,
+  serialLogPath,
   tenantXml,
+  type HostConfig,
   type SpareVolume,
   type TenantSpec,
 } from './tenants.js';
@@ -33,13 +36,44 @@ export interface LabOptions {
   cpus?: number;
   tenants?: readonly TenantSpec[];
   spareVolumes?: readonly SpareVolume[];
-  /** see QemuConfOptions (default true, as in LAB-NOTES) */
-  qemuRunsAsRoot?: boolean;
-  /** how long to wait for the guest to say ready (default 180 s) */
+  /** the host's name (default lab-hv); also the name sanshift's inventory gives it */
+  hostName?: string;
+  /** see HostConfig: 'stock' (default) is Debian's packaged libvirt configuration */
+  libvirtConfig?: HostConfig['libvirt'];
+  /** load libvirt's AppArmor profiles (default: true on a stock host) */
+  apparmor?: boolean;
+  /** extra ms before every new ssh session's shell (default 0); setSshSessionDelay changes it */
+  sshSessionDelayMs?: number;
+  /** sshd's MaxSessions (default: sshd's own, 10) */
+  sshMaxSessions?: number;
+  /** sshd's MaxStartups (default: sshd's own, 10:30:100) */
+  sshMaxStartups?: string;
+  /** files of this machine attached as virtio disks with these serials (a LUN several lab hosts
+   * see: cache=none, no image locking); in the guest /dev/disk/by-id/virtio-SERIAL */
+  sharedDisks?: readonly SharedDisk[];
+  /** how long to wait for the guest to say ready (default 600 s: a loaded machine's TCG boot with
+   * AppArmor takes minutes) */
   readyTimeoutMs?: number;
   /** progress lines (default: none) */
   log?: (line: string) => void;
 }
+
+export interface SshSession {
+  /** ms since the epoch, this machine's clock */
+  at: number;
+  /** what the login shell was asked to run ('-c COMMAND') */
+  command: string;
+}
+
+export interface SharedDisk {
+  /** an existing file on this machine */
+  file: string;
+  /** virtio-blk serial, at most 20 characters */
+  serial: string;
+}
+
+/** the path a shared disk has inside every lab guest that has it */
+export const sharedDiskPath = (serial: string): string => `/dev/disk/by-id/virtio-${serial}`;
 
 export interface GuestResult {
   argv: string[];
@@ -82,6 +116,7 @@ export interface LabTimings {
 }
 
 export interface Lab {
+  hostName: string;
   sshPort: number;
   keyFile: string;
   /** root@127.0.0.1 */
@@ -126,6 +161,16 @@ export interface Lab {
   resetTenants(names: readonly string[], opts?: { restoreOld?: readonly OldRange[]; start?: boolean }): Promise<void>;
   /** md's host-wide resync ceiling (/proc/sys/dev/raid/speed_limit_max), KiB/s */
   setHostResyncCeiling(kiBs: number): Promise<void>;
+  /** md's host-wide resync floor (/proc/sys/dev/raid/speed_limit_min), KiB/s: the speed md
+   * keeps even while the array has other I/O, and above any lower sync_speed_max */
+  setHostResyncFloor(kiBs: number): Promise<void>;
+  /** the extra ms every new ssh session waits from now on (the lab's own checks do not) */
+  setSshSessionDelay(ms: number): Promise<void>;
+  /** what a tenant wrote to its serial log (the ACPI boot sector, the Linux tenant) */
+  serialLog(name: string): Promise<string>;
+  /** every ssh session sshd started for others than the lab's own checks (sanshift's commands
+   * and libvirt connections), with its start on this machine's clock (to about a second) */
+  sshSessions(): Promise<SshSession[]>;
   /** kill qemu and everything of this lab; safe to call twice */
   stop(): Promise<void>;
 }
@@ -148,12 +193,14 @@ async function freePort(): Promise<number> {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function requireSetup(): { kernel: string; initrd: string; keyFile: string; bootSector: string } {
+function requireSetup(): { kernel: string; initrd: string; keyFile: string; bootSector: string; haltSector: string; tenantInitrd: string } {
   const files = {
     kernel: join(LAB_WORK, 'vmlinuz'),
     initrd: join(LAB_WORK, 'initrd.gz'),
     keyFile: join(LAB_WORK, 'id_ed25519'),
     bootSector: join(LAB_WORK, 'acpi-poweroff.bin'),
+    haltSector: join(LAB_WORK, 'halt.bin'),
+    tenantInitrd: join(LAB_WORK, 'tenant-initrd.gz'),
   };
   for (const f of Object.values(files)) {
     if (!existsSync(f)) throw new Error(`lab not set up: ${f} is missing; run bash test/lab/setup.sh`);
@@ -170,9 +217,10 @@ function guestSteps(consoleText: string): Record<string, number> {
   return steps;
 }
 
-/** keep the guest's probed qemu capabilities for the next boot (see guest/boot.sh) */
-async function saveLibvirtCapabilities(guestRun: (argv: string[]) => Promise<GuestResult>): Promise<void> {
-  const dir = join(LAB_WORK, 'libvirt-capabilities');
+/** keep the guest's probed qemu capabilities for the next boot (see guest/boot.sh); one copy
+ * per libvirt configuration, since libvirt probes as the user qemu runs as */
+async function saveLibvirtCapabilities(guestRun: (argv: string[]) => Promise<GuestResult>, libvirtConfig: string): Promise<void> {
+  const dir = join(LAB_WORK, `libvirt-capabilities-${libvirtConfig}`);
   if (existsSync(dir)) return;
   const guestDir = '/var/cache/libvirt/qemu/capabilities';
   const names = (await guestRun(['ls', guestDir])).stdout.split('\n').filter((n) => /^[0-9a-f]+\.xml$/.test(n));
@@ -195,10 +243,24 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
 
   const tenantXmlPath = (name: string): string => join(runDir, 'tenants', `${name}.xml`);
   for (const t of tenants) writeFileSync(tenantXmlPath(t.name), tenantXml(t));
-  writeFileSync(join(runDir, 'qemu.conf'), qemuConf({ qemuRunsAsRoot: opts.qemuRunsAsRoot ?? true }));
+  const libvirtConfig = opts.libvirtConfig ?? 'stock';
+  const hostName = opts.hostName ?? 'lab-hv';
+  writeFileSync(join(runDir, 'host.env'), hostEnv({
+    hostName,
+    libvirt: libvirtConfig,
+    apparmor: opts.apparmor ?? libvirtConfig === 'stock',
+    sshSessionDelayMs: opts.sshSessionDelayMs ?? 0,
+    ...(opts.sshMaxSessions === undefined ? {} : { sshMaxSessions: opts.sshMaxSessions }),
+    ...(opts.sshMaxStartups === undefined ? {} : { sshMaxStartups: opts.sshMaxStartups }),
+  }));
+  if (libvirtConfig === 'relaxed') writeFileSync(join(runDir, 'qemu.conf'), relaxedQemuConf());
+  for (const d of opts.sharedDisks ?? []) {
+    if (!/^[A-Za-z0-9-]{1,20}$/.test(d.serial)) throw new Error(`shared disk serial not allowed: ${d.serial}`);
+    if (!existsSync(d.file)) throw new Error(`shared disk ${d.file} does not exist`);
+  }
   writeFileSync(
     join(runDir, 'guest-plan.sh'),
-    guestPlan(tenants, spares, { bootSector: files.bootSector, tenantXml: tenantXmlPath }),
+    guestPlan(tenants, spares, { bootSector: files.bootSector, haltSector: files.haltSector, tenantXml: tenantXmlPath }),
   );
 
   const consoleLog = join(runDir, 'console.log');
@@ -220,6 +282,12 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     // restrict=on: no way out of the guest but this loopback-only forward to its sshd
     '-netdev', `user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:${sshPort}-:22`,
     '-device', 'virtio-net-pci,netdev=n0',
+    // a SAN LUN that other lab hosts see too: no host page cache between them (cache=none), and
+    // no image lock, since two qemus open it for writing as two hypervisors open a LUN
+    ...(opts.sharedDisks ?? []).flatMap((d, i) => [
+      '-drive', `file=${d.file},if=none,id=lun${i},format=raw,cache=none,file.locking=off`,
+      '-device', `virtio-blk-pci,drive=lun${i},serial=${d.serial}`,
+    ]),
   ];
   const stderrFd = openSync(join(runDir, 'qemu.stderr'), 'w');
   const started = Date.now();
@@ -239,7 +307,10 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     '-o', 'LogLevel=ERROR', '-o', 'ConnectTimeout=20',
   ];
   // one multiplexed connection: a fresh ssh handshake costs seconds under TCG
-  const labSshOptions = [...sshOptions, '-o', 'ControlMaster=auto', '-o', `ControlPath=${controlPath}`, '-o', 'ControlPersist=600'];
+  // LC_SANSHIFT_LAB_CHECK: the lab's own commands skip the session delay (guest/boot.sh), which
+  // stands in for production's cost of sanshift's sessions, not of the checks around them
+  const labSshOptions = [...sshOptions, '-o', 'ControlMaster=auto', '-o', `ControlPath=${controlPath}`, '-o', 'ControlPersist=600',
+    '-o', 'SetEnv=LC_SANSHIFT_LAB_CHECK=1'];
   const sshTarget = 'root@127.0.0.1';
   let stopped = false;
 
@@ -277,7 +348,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
 
   try {
     // wait for the guest's own "ready" (or "FAILED") on its console
-    const deadline = started + (opts.readyTimeoutMs ?? 180_000);
+    const deadline = started + (opts.readyTimeoutMs ?? 600_000);
     let consoleText = '';
     for (;;) {
       consoleText = existsSync(consoleLog) ? readFileSync(consoleLog, 'latin1') : '';
@@ -294,7 +365,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     const timings: LabTimings = { bootMs, firstSshMs: Date.now() - t1, guestSteps: guestSteps(consoleText) };
     log(`lab ready in ${bootMs} ms, first ssh ${timings.firstSshMs} ms, guest steps ${JSON.stringify(timings.guestSteps)}`);
 
-    await saveLibvirtCapabilities(guestRun);
+    await saveLibvirtCapabilities(guestRun, libvirtConfig);
 
     const bootTables = new Map<string, string>();
     const tableOf = async (volume: string): Promise<string> => {
@@ -320,6 +391,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     };
 
     const lab: Lab = {
+      hostName,
       sshPort,
       keyFile: files.keyFile,
       sshTarget,
@@ -380,9 +452,17 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
         if (chosen.length !== names.length) throw new Error(`resetTenants: unknown tenant in ${names.join(',')}`);
         const running = await runningDomains();
         await Promise.all(chosen.filter((t) => running.includes(t.name)).map((t) => guestRun(['virsh', 'destroy', t.name])));
+        // only the arrays over these tenants' volumes, and their names: another tenant may
+        // still run on a mirror a failed scenario left behind
+        const volumes = chosen.flatMap((t) => t.disks.flatMap((d) => [`/dev/mapper/${d.oldVolume}`, `/dev/mapper/${d.newVolume}`]));
+        const knames = new Set(volumes.length === 0 ? [] : (await guestRun(['readlink', '-f', ...volumes])).stdout.split('\n').filter(Boolean).map((p) => p.replace('/dev/', '')));
         const mdstat = (await guestRun(['cat', '/proc/mdstat'])).stdout;
-        for (const m of mdstat.matchAll(/^(md\d+) : /gm)) await guestRun(['mdadm', '--stop', `/dev/${m[1]}`]);
-        await guestRun(['rm', '-rf', '/dev/md']);
+        for (const block of mdstat.split(/\n(?=md\d+ :)/)) {
+          const m = /^(md\d+) :([^\n]*)/.exec(block);
+          if (m && [...m[2]!.matchAll(/ ([a-z0-9-]+)\[\d+\]/g)].some((x) => knames.has(x[1]!))) await guestRun(['mdadm', '--stop', `/dev/${m[1]}`]);
+        }
+        const mirrorNames = chosen.flatMap((t) => [...t.disks, ...(t.externalDisks ?? [])].map((d) => `/dev/md/ss-${t.name}-${d.target}`));
+        if (mirrorNames.length > 0) await guestRun(['rm', '-f', ...mirrorNames]);
         for (const t of chosen) {
           for (const d of t.disks) {
             for (const v of [d.oldVolume, d.newVolume]) await loadTable(v, await tableOf(v));
@@ -394,11 +474,37 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
           }
         }
         for (const r of o.restoreOld ?? []) await lab.writePattern(`/dev/mapper/${r.volume}`, r.volume, r.atMiB, r.countMiB);
+        for (const t of chosen) {
+          // the Linux tenant wrote to OLD before its migration: a fresh file system, a fresh log
+          for (const d of t.disks) if (d.fileSystem) await guestRun([`mkfs.${d.fileSystem}`, '-q', '-F', '-L', d.oldVolume.slice(0, 16), `/dev/mapper/${d.oldVolume}`]);
+          if (t.linux || t.powersOffOnAcpi) await guestRun(['truncate', '-s', '0', serialLogPath(t.name)]);
+        }
         for (const t of chosen) await guestRun(['virsh', 'define', join(runDir, 'tenants', `${t.name}.xml`)]);
         if (o.start !== false) await Promise.all(chosen.filter((t) => t.start !== false).map((t) => guestRun(['virsh', 'start', t.name])));
       },
       setHostResyncCeiling: async (kiBs) => {
         await guestRun(['tee', '/proc/sys/dev/raid/speed_limit_max'], { input: `${kiBs}\n` });
+      },
+      setHostResyncFloor: async (kiBs) => {
+        await guestRun(['tee', '/proc/sys/dev/raid/speed_limit_min'], { input: `${kiBs}\n` });
+      },
+      setSshSessionDelay: async (ms) => {
+        if (!Number.isInteger(ms) || ms < 0) throw new Error(`bad ssh session delay ${ms}`);
+        await guestRun(['tee', '/run/sanshift-lab/ssh-session-delay-ms'], { input: `${ms}\n` });
+      },
+      sshSessions: async () => {
+        // the guest logs its uptime: read it in the same command to map it onto our clock
+        const sent = Date.now();
+        const r = await guestRun(['sh', '-c', 'cat /proc/uptime; cat /run/sanshift-lab/sessions.log 2>/dev/null']);
+        const offset = (sent + Date.now()) / 2 - Number(r.stdout.split(' ')[0]) * 1000;
+        return r.stdout.split('\n').slice(1).filter(Boolean).map((line) => {
+          const space = line.indexOf(' ');
+          return { at: offset + Number(line.slice(0, space)) * 1000, command: line.slice(space + 1) };
+        });
+      },
+      serialLog: async (name) => {
+        const r = await ssh(['cat', serialLogPath(name)]);
+        return r.exitCode === 0 ? r.stdout : '';
       },
       stop,
     };

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Prepare the lab: Debian packages, a Debian kernel with md, the initramfs, an ssh key and the
-# tenant boot sector, all under test/lab/work/. Idempotent: a second run only checks.
+# Prepare the lab: Debian packages, a Debian kernel with md, the initramfs, libvirt's stock
+# host configuration (libvirt-daemon-system, unpacked), an ssh key, the tenant boot sector and
+# the Linux tenant's initramfs, all under test/lab/work/. Idempotent: a second run only checks.
 set -euo pipefail
 
 LAB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -12,7 +13,7 @@ log() { printf 'lab-setup: %s\n' "$*" >&2; }
 # --- Debian packages (apt-get update only when something is missing) ---------------------
 PACKAGES=(qemu-system-x86 qemu-utils libvirt-daemon libvirt-clients libvirt-daemon-driver-qemu
   mdadm busybox-static cpio openssh-server openssh-client dmsetup udev kmod binutils
-  util-linux iproute2 coreutils gzip)
+  util-linux iproute2 coreutils gzip apparmor e2fsprogs)
 missing=()
 for p in "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
@@ -74,6 +75,51 @@ if ((needs_initrd)); then
   rm -rf "$STAGE"
 fi
 
+# --- a stock host's libvirt configuration: libvirt-daemon-system of the installed libvirt ----
+# Its qemu.conf, libvirtd.conf, virtlogd.conf and AppArmor profiles are what a Debian host runs
+# with. The lab guest installs them into its own overlay at boot (guest/boot.sh). Unpacked here
+# rather than installed on this machine: the machine's / is every lab guest's root, and the
+# package would also enable libvirt's default network in every lab booted from it.
+LIBVIRT_VERSION="$(dpkg-query -W -f='${Version}' libvirt-daemon)"
+LDS="$WORK/libvirt-daemon-system"
+if [[ "$(cat "$LDS/.version" 2>/dev/null)" != "$LIBVIRT_VERSION" ]]; then
+  log "fetching libvirt-daemon-system $LIBVIRT_VERSION"
+  rm -rf "$LDS" "$WORK/debs" && mkdir -p "$WORK/debs" "$LDS"
+  (cd "$WORK/debs" && apt-get download -qq -o APT::Sandbox::User=root "libvirt-daemon-system=$LIBVIRT_VERSION") || {
+    apt-get update -qq
+    (cd "$WORK/debs" && apt-get download -qq -o APT::Sandbox::User=root "libvirt-daemon-system=$LIBVIRT_VERSION")
+  }
+  dpkg -x "$WORK"/debs/libvirt-daemon-system_*.deb "$LDS"
+  printf '%s\n' "$LIBVIRT_VERSION" > "$LDS/.version"
+  rm -rf "$WORK/debs"
+fi
+
+# --- the Linux tenant: the lab's kernel again, with an initramfs whose init writes records ---
+TENANT_INITRD="$WORK/tenant-initrd.gz"
+needs_tenant_initrd=0
+[[ -e "$TENANT_INITRD" ]] || needs_tenant_initrd=1
+for f in "$LAB_DIR/guest/tenant-init" "$LAB_DIR/setup.sh" /bin/busybox "$KROOT/.unpacked"; do
+  [[ "$f" -nt "$TENANT_INITRD" ]] && needs_tenant_initrd=1
+done
+if ((needs_tenant_initrd)); then
+  log "building the Linux tenant's initramfs"
+  STAGE="$WORK/tenant-initramfs"
+  rm -rf "$STAGE" && mkdir -p "$STAGE"/{bin,dev,proc,sys,run,mnt,modules}
+  cp /bin/busybox "$STAGE/bin/busybox"
+  cp "$LAB_DIR/guest/tenant-init" "$STAGE/init" && chmod 755 "$STAGE/init"
+  : > "$STAGE/modules/order"
+  # virtio disks, ext4 (crc32c for its checksums) and the ACPI power button as an input device
+  for m in virtio_pci virtio_blk crc32c_generic ext4 button evdev; do
+    modprobe -d "$KROOT" -S "$KVER" --show-depends "$m" | awk '$1 == "insmod" {print $2}'
+  done | awk '!seen[$0]++' | while read -r ko; do
+    cp "$ko" "$STAGE/modules/"
+    basename "$ko" >> "$STAGE/modules/order"
+  done
+  (cd "$STAGE" && find . -print0 | cpio --null -o -H newc --quiet | gzip -1) > "$TENANT_INITRD.tmp"
+  mv "$TENANT_INITRD.tmp" "$TENANT_INITRD"
+  rm -rf "$STAGE"
+fi
+
 # --- the key sanshift and the lab use to reach the guest as root ---------------------------
 if [[ ! -e "$WORK/id_ed25519" ]]; then
   ssh-keygen -q -t ed25519 -N '' -C sanshift-lab -f "$WORK/id_ed25519"
@@ -86,6 +132,15 @@ if [[ ! -e "$BOOT" || "$LAB_DIR/guest/acpi-poweroff.S" -nt "$BOOT" ]]; then
   ld -m elf_i386 -Ttext=0x7c00 --oformat=binary -o "$BOOT" "$WORK/acpi-poweroff.o"
   rm -f "$WORK/acpi-poweroff.o"
   [[ "$(stat -c %s "$BOOT")" == 512 ]] || { log "boot sector is not 512 bytes"; exit 1; }
+fi
+
+# --- the boot sector of the no-OS tenants: halt, ignore everything ---------------------------
+HALT="$WORK/halt.bin"
+if [[ ! -e "$HALT" || "$LAB_DIR/guest/halt.S" -nt "$HALT" ]]; then
+  as --32 -o "$WORK/halt.o" "$LAB_DIR/guest/halt.S"
+  ld -m elf_i386 -Ttext=0x7c00 --oformat=binary -o "$HALT" "$WORK/halt.o"
+  rm -f "$WORK/halt.o"
+  [[ "$(stat -c %s "$HALT")" == 512 ]] || { log "halt boot sector is not 512 bytes"; exit 1; }
 fi
 
 printf '%s\n' "$KVER" > "$WORK/kernel-version"

@@ -1,7 +1,9 @@
 #!/bin/bash
 # Stage 2 of the lab guest, run as PID 1 on the overlay root (the machine's own binaries):
-# make it a hypervisor host like a production one (udev, sshd, libvirtd, md, dm), then build
-# the SAN volumes and the tenants that lab.ts described in its run folder, and say "ready".
+# make it a hypervisor host like a production one (udev, AppArmor, sshd with PAM, virtlogd and
+# libvirtd with Debian's packaged configuration, md, dm), then build the SAN volumes and the
+# tenants that lab.ts described in its run folder, and say "ready". host.env in the run folder
+# says which host this is and how it differs from the stock one (tenants.ts, hostEnv).
 set -u
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root
@@ -30,13 +32,17 @@ mount -t tmpfs -o mode=0755 tmpfs /var/tmp
 if [ ! -d "$LAB_GUEST_DIR" ]; then
   mkdir -p "$LAB_TOP" && mount --bind /.sanshift-lab "$LAB_TOP"
 fi
-hostname lab-hv
-echo lab-hv > /etc/hostname
+[ -n "$RUN_DIR" ] && [ -d "$RUN_DIR" ] || die "no run folder (sanshift_lab_run=$RUN_DIR)"
+# LAB_HOSTNAME LAB_LIBVIRT (stock|relaxed) LAB_APPARMOR (1|0) LAB_SSH_DELAY_MS
+# LAB_SSH_MAX_SESSIONS LAB_SSH_MAX_STARTUPS (empty: sshd's own default)
+# shellcheck source=/dev/null
+. "$RUN_DIR/host.env" || die "no host.env in $RUN_DIR"
+hostname "$LAB_HOSTNAME"
+echo "$LAB_HOSTNAME" > /etc/hostname
 # no DNS behind restrict=on: libvirt resolves the host name at every domain start, and a
 # resolver waiting for a server that never answers costs seconds each time
-echo "127.0.1.1 lab-hv" >> /etc/hosts
+echo "127.0.1.1 $LAB_HOSTNAME" >> /etc/hosts
 rm -f /etc/resolv.conf && : > /etc/resolv.conf
-[ -n "$RUN_DIR" ] && [ -d "$RUN_DIR" ] || die "no run folder (sanshift_lab_run=$RUN_DIR)"
 
 # the kernel modules live in the lab's work folder, not in the machine's /lib/modules
 KVER="$(uname -r)"
@@ -62,34 +68,94 @@ ip route add default via 10.0.2.2
 # a production host's root has no pyenv in its .bashrc: under TCG that alone costs 20 s a command
 printf '' > /root/.bashrc
 printf '' > /root/.profile
-mkdir -p /root/.ssh /run/sshd
+mkdir -p /root/.ssh /run/sshd /run/sanshift-lab
 chmod 700 /root/.ssh
 cp "$LAB_WORK/id_ed25519.pub" /root/.ssh/authorized_keys
 chmod 600 /root/.ssh/authorized_keys
 ssh-keygen -A >/dev/null 2>&1
-# no PAM (pam_systemd waits for a logind that is not there); many sessions: sanshift
-# multiplexes its commands over one connection per host
-/usr/sbin/sshd -o PermitRootLogin=prohibit-password -o PasswordAuthentication=no -o UseDNS=no \
-  -o UsePAM=no \
-  -o MaxSessions=64 -o MaxStartups=64:30:128 -E /var/log/sshd.log || die "sshd"
+# A production host's sessions cost more than the lab's (PAM with logind, auditing, a loaded
+# host). root's login shell stands in for that: every session sshd starts (each command, each
+# channel of a shared connection, libvirt's virt-ssh-helper) first sleeps the milliseconds in
+# /run/sanshift-lab/ssh-session-delay-ms, which lab.ts can change while the lab runs, and
+# logs the session to /run/sanshift-lab/sessions.log. The lab's own checks set
+# LC_SANSHIFT_LAB_CHECK (AcceptEnv LC_* is stock) and skip both.
+echo "${LAB_SSH_DELAY_MS:-0}" > /run/sanshift-lab/ssh-session-delay-ms
+cat > /usr/local/sbin/sanshift-lab-login-shell <<'SHELL'
+#!/bin/sh
+# dash, not bash, and no fork at a delay of 0: the wrapper must cost next to nothing itself
+ms=0
+read -r ms < /run/sanshift-lab/ssh-session-delay-ms 2>/dev/null
+case "$ms" in ''|*[!0-9]*) ms=0 ;; esac
+if [ -z "${LC_SANSHIFT_LAB_CHECK:-}" ]; then
+  # every session of sanshift's, on the guest's clock (no fork: read and printf are builtins)
+  read -r up _ < /proc/uptime
+  printf '%s %s\n' "$up" "$*" >> /run/sanshift-lab/sessions.log
+  [ "$ms" -gt 0 ] && sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
+fi
+[ $# -gt 0 ] || exec /bin/bash -l
+exec /bin/bash "$@"
+SHELL
+chmod 755 /usr/local/sbin/sanshift-lab-login-shell
+usermod -s /usr/local/sbin/sanshift-lab-login-shell root || die "root's login shell"
+# sshd as Debian ships it (/etc/ssh/sshd_config: UsePAM yes, MaxSessions and MaxStartups at
+# their defaults 10 and 10:30:100) unless host.env says otherwise. PAM's pam_systemd finds no
+# D-Bus here and gives up at once (a production host's logind registers the session instead).
+sshd_opts=(-E /var/log/sshd.log)
+[ -n "${LAB_SSH_MAX_SESSIONS:-}" ] && sshd_opts+=(-o "MaxSessions=$LAB_SSH_MAX_SESSIONS")
+[ -n "${LAB_SSH_MAX_STARTUPS:-}" ] && sshd_opts+=(-o "MaxStartups=$LAB_SSH_MAX_STARTUPS")
+/usr/sbin/sshd "${sshd_opts[@]}" || die "sshd"
 mark sshd
 
-# libvirtd: writable dirs, the users its qemu driver insists on, the qemu.conf of LAB-NOTES
-mkdir -p /run/libvirt /var/log/libvirt/qemu /var/lib/libvirt/qemu /var/cache/libvirt /etc/libvirt
-getent group kvm >/dev/null || groupadd -r kvm
-getent group libvirt-qemu >/dev/null || groupadd -r libvirt-qemu
+# AppArmor, as a Debian host boots it (apparmor.service) before libvirtd: libvirt's profiles,
+# from the libvirt-daemon-system package that setup.sh unpacked. libvirtd is confined by its
+# profile once it starts, and confines each qemu with a profile virt-aa-helper writes for it.
+if [ "$LAB_APPARMOR" = 1 ]; then
+  mountpoint -q /sys/kernel/security || mount -t securityfs securityfs /sys/kernel/security || die "securityfs"
+  [ "$(cat /sys/module/apparmor/parameters/enabled 2>/dev/null)" = Y ] || die "AppArmor is not enabled in the lab kernel"
+  cp -r "$LAB_WORK/libvirt-daemon-system/etc/apparmor.d/." /etc/apparmor.d/ || die "libvirt's AppArmor profiles"
+  # what the package's postinst creates: empty local overrides
+  mkdir -p /etc/apparmor.d/local/abstractions
+  for f in local/usr.sbin.libvirtd local/usr.lib.libvirt.virt-aa-helper local/abstractions/libvirt-qemu local/abstractions/libvirt-lxc; do
+    [ -e "/etc/apparmor.d/$f" ] || : > "/etc/apparmor.d/$f"
+  done
+  apparmor_parser -r /etc/apparmor.d/usr.sbin.libvirtd /etc/apparmor.d/usr.lib.libvirt.virt-aa-helper \
+    2> /var/log/apparmor-load.log || die "apparmor_parser: $(tail -3 /var/log/apparmor-load.log)"
+  mark apparmor
+fi
+
+# libvirtd: the users, groups and directories libvirt-daemon-system's postinst makes (qemu
+# runs as libvirt-qemu, primary group kvm, also in group libvirt-qemu), then its configuration
+mkdir -p /run/libvirt /var/log/libvirt/qemu /var/lib/libvirt/qemu/channel/target /var/lib/libvirt/boot \
+  /var/lib/libvirt/images /var/cache/libvirt/qemu /etc/libvirt
 getent group libvirt >/dev/null || groupadd -r libvirt
-getent passwd libvirt-qemu >/dev/null || useradd -r -g libvirt-qemu -G kvm -d /var/lib/libvirt -s /usr/sbin/nologin libvirt-qemu
-cp "$RUN_DIR/qemu.conf" /etc/libvirt/qemu.conf
+getent group kvm >/dev/null || groupadd -r kvm
+getent passwd libvirt-qemu >/dev/null || useradd -r -u 64055 -g kvm -d /var/lib/libvirt -s /usr/sbin/nologin -c "Libvirt Qemu" libvirt-qemu
+getent group libvirt-qemu >/dev/null || groupadd -r -g 64055 libvirt-qemu
+usermod -a -G libvirt-qemu libvirt-qemu
+chown root:root /var/lib/libvirt/images /var/lib/libvirt/boot /var/cache/libvirt /var/cache/libvirt/qemu
+chmod 0711 /var/lib/libvirt/images /var/lib/libvirt/boot /var/cache/libvirt /var/cache/libvirt/qemu
+chown libvirt-qemu:libvirt-qemu /var/lib/libvirt/qemu /var/lib/libvirt/qemu/channel /var/lib/libvirt/qemu/channel/target
+chmod 0750 /var/lib/libvirt/qemu /var/lib/libvirt/qemu/channel /var/lib/libvirt/qemu/channel/target
+if [ "$LAB_LIBVIRT" = stock ]; then
+  # Debian's files as packaged (qemu.conf sets nothing: qemu as libvirt-qemu, dynamic_ownership,
+  # namespaces, the first security driver available, stdio through virtlogd)
+  for f in qemu.conf libvirtd.conf virtlogd.conf; do
+    cp "$LAB_WORK/libvirt-daemon-system/etc/libvirt/$f" /etc/libvirt/ || die "libvirt-daemon-system's $f"
+  done
+  chmod 0600 /etc/libvirt/qemu.conf
+else
+  cp "$RUN_DIR/qemu.conf" /etc/libvirt/qemu.conf
+fi
+# the one line added to libvirtd.conf: its log to a file (a Debian host sends it to journald)
+echo 'log_outputs = "3:file:/var/log/libvirt/libvirtd.log"' >> /etc/libvirt/libvirtd.conf
 # probing qemu's capabilities costs about 20 s under TCG: reuse what an earlier boot probed
 # (lab.ts saves it; libvirt itself throws it away if qemu or libvirtd changed)
-if [ -d "$LAB_WORK/libvirt-capabilities" ]; then
+if [ -d "$LAB_WORK/libvirt-capabilities-$LAB_LIBVIRT" ]; then
   mkdir -p /var/cache/libvirt/qemu/capabilities
-  cp "$LAB_WORK"/libvirt-capabilities/*.xml /var/cache/libvirt/qemu/capabilities/ 2>/dev/null
+  cp "$LAB_WORK/libvirt-capabilities-$LAB_LIBVIRT"/*.xml /var/cache/libvirt/qemu/capabilities/ 2>/dev/null
 fi
-cat > /etc/libvirt/libvirtd.conf <<'CONF'
-log_outputs = "3:file:/var/log/libvirt/libvirtd.log"
-CONF
+# virtlogd keeps each qemu's stdout and stderr (a Debian host socket-activates it)
+virtlogd -d || die "virtlogd"
 libvirtd -d || die "libvirtd"
 for _ in $(seq 50); do [ -S /run/libvirt/libvirt-sock ] && break; sleep 0.1; done
 [ -S /run/libvirt/libvirt-sock ] || die "libvirtd socket"
@@ -109,6 +175,13 @@ make_volume() { # NAME SIZE_MIB: a filled image if fill_volumes made one, else z
   loopdev="$(losetup --find --show "/san/$name.img")" || die "losetup $name"
   # no udev sync per volume (0.7 s each under TCG): one udevadm settle after the last one
   dmsetup create --noudevsync "$name" --table "0 $((mib * 2048)) linear $loopdev 0" || die "dmsetup $name"
+}
+format_volume() { # NAME FSTYPE: the Linux tenant's file system, made on OLD before it first boots
+  mkfs."$2" -q -F -L "${1:0:16}" "/dev/mapper/$1" >/dev/null || die "mkfs.$2 $1"
+}
+install_tenant_boot() { # the Linux tenant boots the lab's own kernel with its own initramfs
+  cp "$LAB_WORK/vmlinuz" /var/lib/libvirt/boot/sanshift-lab-vmlinuz || die "tenant kernel"
+  cp "$LAB_WORK/tenant-initrd.gz" /var/lib/libvirt/boot/sanshift-lab-tenant-initrd.gz || die "tenant initramfs"
 }
 define_tenant() { virsh -q define "$1" >/dev/null || die "define $1"; }
 start_pids=()

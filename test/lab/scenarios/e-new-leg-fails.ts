@@ -1,0 +1,30 @@
+// (e) The new leg fails in mid-resync: that VM goes back to OLD, the other completes.
+import { checkMigrated, checkNewContent, checkOnOld, Workspace } from '../harness.js';
+import { finished, midResync, type Scenario } from './scenario.js';
+
+export const newLegFails: Scenario = {
+  id: 'e',
+  wave: 3,
+  title: 'new leg fails in mid-resync (dm error table under new-vm2-a); vm4 completes',
+  tenants: ['vm2', 'vm4'],
+  async run(ctx) {
+    const [vm2, vm4] = [ctx.tenant('vm2'), ctx.tenant('vm4')];
+    const ws = new Workspace('e', ctx.lab, [vm2, vm4]);
+    // slow enough that vm2's first mirror still resyncs when vm2 runs on it, after a T1 window
+    // of minutes on a loaded lab
+    ws.writeInventory({ resyncSpeedMax: '512KiB/s' });
+    const before = await ctx.lab.virsh(['dumpxml', '--inactive', 'vm2']);
+    const proc = ws.sanshift(['run', '--yes']);
+    await midResync(ctx, ws, proc, vm2);
+    await ctx.lab.swapInErrorTable('new-vm2-a');
+    ctx.say('error table loaded under new-vm2-a');
+    const code = await proc.finish(600_000);
+    await ctx.lab.restoreVolumeTable('new-vm2-a');
+    ctx.check(`sanshift run exits 1 (one VM failed; got ${code}; log ${proc.logFile})`, code === 1);
+    const fin = finished(ws.journal(), 'vm2');
+    ctx.check(`vm2's migration ends failed with the reason (${fin?.reason ?? 'none'})`, fin?.outcome === 'failed' && /leg|fail|faulty/i.test(fin.reason ?? ''));
+    ctx.check('vm2 runs on OLD with its original definition, mirrors cleaned up', await checkOnOld(ctx.lab, vm2, before));
+    ctx.check('vm4 completes: NEW holds OLD', await checkNewContent(ctx.lab, [vm4], new Map()));
+    ctx.check('vm4 on NEW, no metadata', await checkMigrated(ctx.lab, [vm4]));
+  },
+};
