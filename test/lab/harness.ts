@@ -24,6 +24,14 @@ export interface Rec {
   outcome?: string;
 }
 
+/** The disks a journal record covers: the engine acts on all of a VM's disks in one step
+ * (`detail.targets`), naming `target` only when there is one. */
+export function targetsOfRec(r: Rec): string[] {
+  const list = r.detail?.['targets'];
+  if (Array.isArray(list)) return list.filter((t): t is string => typeof t === 'string');
+  return r.target === undefined ? [] : [r.target];
+}
+
 /** One folder per scenario: its inventory and sanshift's state folder (.sanshift) beside it.
  * The inventory holds the lab host and the tenants given, plus any other lab hosts. */
 export class Workspace {
@@ -339,14 +347,16 @@ export function mirrorsAtOnce(records: readonly Rec[], hostOf: (vm: string) => s
   const events: { at: number; host: string; delta: number }[] = [];
   const open = new Map<string, { at: number; host: string }>();
   for (const r of records) {
-    if (!r.vm || !r.target) continue;
-    const key = `${r.vm}/${r.target}`;
-    if (r.step === 'build-mirror' && r.kind === 'intent' && !open.has(key)) open.set(key, { at: Date.parse(r.at), host: hostOf(r.vm) });
-    if (r.step === 'stop-mirror' && r.kind === 'result') {
-      const o = open.get(key);
-      if (o) {
-        events.push({ at: o.at, host: o.host, delta: 1 }, { at: Date.parse(r.at), host: o.host, delta: -1 });
-        open.delete(key);
+    if (!r.vm) continue;
+    for (const target of targetsOfRec(r)) {
+      const key = `${r.vm}/${target}`;
+      if (r.step === 'build-mirror' && r.kind === 'intent' && !open.has(key)) open.set(key, { at: Date.parse(r.at), host: hostOf(r.vm) });
+      if (r.step === 'stop-mirror' && r.kind === 'result') {
+        const o = open.get(key);
+        if (o) {
+          events.push({ at: o.at, host: o.host, delta: 1 }, { at: Date.parse(r.at), host: o.host, delta: -1 });
+          open.delete(key);
+        }
       }
     }
   }
