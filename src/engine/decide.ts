@@ -171,6 +171,8 @@ export function decideMigration(obs: Observation, facts: MigrationFacts, opts: D
     const around = ours.find((m) => m.hasOld && m.writtenAround !== 0);
     if (around !== undefined) {
       const what = around.writtenAround === null ? 'its write counters cannot be compared (the device or array was recreated, or the host rebooted)' : `${around.writtenAround} sectors were written to OLD around it`;
+      // copying again would read the failed OLD: neither volume is known to hold every write
+      if (around.oldFailed) return fail(`I3: ${around.target}'s old leg failed, and ${what}: neither volume is known to hold every write. The VM stays off on OLD's definition; an operator must look (docs/troubleshooting.md)`, false);
       return { kind: ActionKind.stopMirrors, targets: targets(ours), why: 'stale', note: `I3: ${around.target}'s mirror is in sync, but ${what}: NEW may be stale, so it is copied again` };
     }
     return { kind: ActionKind.defineOnNew };

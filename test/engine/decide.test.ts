@@ -86,6 +86,8 @@ describe('decideMigration: the life of a VM', () => {
     // then, off: the final check passes on NEW alone
     const offF = facts({ startedOnMirrorId: 7, shutDownForCutover: true, joined });
     expect(decideMigration(off({ recorded: true, hostReadWhileOff: true, mirrors: [oldGone] }), offF).kind).toBe('define-on-new');
+    // writes around the mirror before OLD failed: NEW lacks them, OLD cannot be read: stop and ask
+    expect(decideMigration(off({ recorded: true, hostReadWhileOff: true, mirrors: [{ ...oldGone, writtenAround: 64 }] }), offF)).toMatchObject({ kind: 'fail', rollback: false, reason: expect.stringMatching(/old leg failed, and 64 sectors were written to OLD around it/) });
     // OLD removed from the array afterwards (mdadm --remove failed): still NEW alone, still forward
     expect(decideMigration(obs({ live: 'mirror', recorded: true, mirrors: [mirror({ hasOld: false, newInSync: true, state: state({ inSync: false, slotsUp: [false, true], degraded: 1 }) })] }), f).kind).toBe('shutdown-for-cutover');
   });

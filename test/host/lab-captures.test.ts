@@ -31,9 +31,6 @@ function sameShape(actual: string, expected: string): void {
   expect(a.length).toBe(e.length);
   e.forEach((line, i) => {
     const marked = line
-      // md's start_ro: a --build array is auto-read-only until its first write; the simulated
-      // host does not model that state (it needs udev's probe), so the header may lack it
-      .replace(/^(md\d+ : active )\(auto-read-only\) /, '$1\u0001RO\u0001')
       .replace(/\[[=>.]{21}\]/, '\u0001BAR\u0001')
       .replace(/(recovery|resync) =\s*\d+\.\d%/, '$1 =\u0001PCT\u0001')
       .replace(/\((\d+)\/(\d+)\) finish=\d+\.\dmin speed=\d+K\/sec/, '(\u0001N\u0001/$2) finish=\u0001ETA\u0001min speed=\u0001N\u0001K/sec')
@@ -44,7 +41,6 @@ function sameShape(actual: string, expected: string): void {
       .replace(/\u0001PCT\u0001/g, ' *\\d+\\.\\d%')
       .replace(/\u0001ETA\u0001/g, '\\d+\\.\\d')
       .replace(/\u0001ANY\u0001/g, '.*')
-      .replace(/\u0001RO\u0001/g, '(?:\\(auto-read-only\\) )?')
       .replace(/\u0001N\u0001/g, '\\d+');
     expect({ line: i, text: a[i] }).toEqual({ line: i, text: expect.stringMatching(new RegExp(`^${pattern}$`)) });
   });
@@ -101,6 +97,9 @@ async function replayState(mdstat: string): Promise<SimulatedHost | null> {
     await host.run(['tee', `/sys/block/${a.kernelName}/md/sync_speed_max`], { input: recovering ? '1000\n' : '200000\n' });
     const added = leg(a, 2);
     if (added) expect((await host.run(['mdadm', '--add', md, `/dev/mapper/lab-${added.kname}`])).exitCode).toBe(0);
+    // md's start_ro: a built array stays auto-read-only until its first write (or a joining
+    // leg); a capture without the flag had a guest running on it, so the replay writes once
+    else if (a.readOnly === null) host.write(md, 8);
   }
   now += 2000;
   return host;
