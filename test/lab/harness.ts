@@ -55,9 +55,10 @@ export class Workspace {
     writeFileSync(this.inventory, labInventory({ keyFile: this.lab.keyFile, hosts, ...o }));
   }
 
-  /** Every journal record of every run, in file order; a torn last line is skipped. */
-  journal(): Rec[] {
-    const runs = join(this.dir, '.sanshift', 'runs');
+  /** Every journal record of every run, in file order; a torn last line is skipped. `stateDir`:
+   * a run's own state folder (--state-dir), else the workspace's. */
+  journal(stateDir: string = join(this.dir, '.sanshift')): Rec[] {
+    const runs = join(stateDir, 'runs');
     if (!existsSync(runs)) return [];
     const out: Rec[] = [];
     for (const f of readdirSync(runs).filter((n) => n.endsWith('.jsonl')).sort()) {
@@ -70,10 +71,10 @@ export class Workspace {
   }
 
   /** Resolves with the first record that matches, polling the journal files. */
-  async waitForRecord(what: string, match: (r: Rec) => boolean, timeoutMs: number, proc?: Sanshift): Promise<Rec> {
+  async waitForRecord(what: string, match: (r: Rec) => boolean, timeoutMs: number, proc?: Sanshift, stateDir?: string): Promise<Rec> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const hit = this.journal().find(match);
+      const hit = this.journal(stateDir).find(match);
       if (hit) return hit;
       if (proc?.exited) throw new Error(`sanshift exited (${proc.exitCode}) before the journal showed ${what}; log ${proc.logFile}`);
       if (Date.now() > deadline) throw new Error(`the journal did not show ${what} within ${timeoutMs / 1000}s`);

@@ -28,6 +28,10 @@ export interface LabInventoryOptions {
   healthSettle?: string;
   pollInterval?: string;
   mirrorsPerHost?: number;
+  /** more fleet policy keys (hooks, health checks, shutdown mode...), over the lab's defaults */
+  policy?: Record<string, unknown>;
+  /** each VM's own policy keys */
+  vmPolicy?: Readonly<Record<string, Record<string, unknown>>>;
 }
 
 export const LAB_HOST = 'lab-hv';
@@ -50,6 +54,7 @@ export function labInventory(o: LabInventoryOptions): string {
       name: t.name,
       host: h.name,
       ...(o.newVolumes?.[t.name] === undefined ? {} : { disks: { ...o.newVolumes[t.name] } }),
+      ...(o.vmPolicy?.[t.name] === undefined ? {} : { policy: o.vmPolicy[t.name] }),
     }))),
     mapping: [{ from: '^/dev/mapper/old-(.+)$', to: '/dev/mapper/new-$1' }],
     policy: {
@@ -58,6 +63,7 @@ export function labInventory(o: LabInventoryOptions): string {
       resyncSpeedMax: o.resyncSpeedMax ?? '8MiB/s',
       pollInterval: o.pollInterval ?? '1s',
       health: { settle: o.healthSettle ?? '2s' },
+      ...o.policy,
     },
     limits: { mirrorsPerHost: o.mirrorsPerHost ?? 4, downWindows: 4 },
   };

@@ -171,6 +171,11 @@ export interface Lab {
   /** every ssh session sshd started for others than the lab's own checks (sanshift's commands
    * and libvirt connections), with its start on this machine's clock (to about a second) */
   sshSessions(): Promise<SshSession[]>;
+  /** every sshd of the host killed (the listener, each session, libvirt's virt-ssh-helper with
+   * them) for `seconds`, then started again as at boot: a production host's sshd or network
+   * gone for a while. Resolves once it is down; `sshBack()` waits for it to answer again. */
+  cutSsh(seconds: number): Promise<void>;
+  sshBack(timeoutMs: number): Promise<void>;
   /** kill qemu and everything of this lab; safe to call twice */
   stop(): Promise<void>;
 }
@@ -491,6 +496,21 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
       setSshSessionDelay: async (ms) => {
         if (!Number.isInteger(ms) || ms < 0) throw new Error(`bad ssh session delay ${ms}`);
         await guestRun(['tee', '/run/sanshift-lab/ssh-session-delay-ms'], { input: `${ms}\n` });
+      },
+      cutSsh: async (seconds) => {
+        if (!Number.isInteger(seconds) || seconds < 1) throw new Error(`bad ssh cut ${seconds}`);
+        // detached, so that it outlives the session that starts it (pkill kills that one too)
+        await guestRun(['sh', '-c', `setsid sh -c 'sleep 1; pkill -x sshd; sleep ${seconds}; bash -c "$(cat /run/sanshift-lab/sshd-cmd)"' </dev/null >/dev/null 2>&1 &`]);
+        await sleep(2000);
+      },
+      sshBack: async (timeoutMs) => {
+        const deadline = Date.now() + timeoutMs;
+        for (;;) {
+          const r = await ssh(['true'], { timeoutMs: 10_000 }).catch(() => ({ exitCode: 255 }));
+          if (r.exitCode === 0) return;
+          if (Date.now() > deadline) throw new Error(`sshd of ${hostName} did not answer again within ${timeoutMs / 1000}s`);
+          await sleep(1000);
+        }
       },
       sshSessions: async () => {
         // the guest logs its uptime: read it in the same command to map it onto our clock

@@ -104,6 +104,8 @@ sshd_opts=(-E /var/log/sshd.log)
 [ -n "${LAB_SSH_MAX_SESSIONS:-}" ] && sshd_opts+=(-o "MaxSessions=$LAB_SSH_MAX_SESSIONS")
 [ -n "${LAB_SSH_MAX_STARTUPS:-}" ] && sshd_opts+=(-o "MaxStartups=$LAB_SSH_MAX_STARTUPS")
 /usr/sbin/sshd "${sshd_opts[@]}" || die "sshd"
+# how to start it again after lab.cutSsh() killed every sshd (the listener and every session)
+printf '%q ' /usr/sbin/sshd "${sshd_opts[@]}" > /run/sanshift-lab/sshd-cmd
 mark sshd
 
 # AppArmor, as a Debian host boots it (apparmor.service) before libvirtd: libvirt's profiles,
