@@ -5,7 +5,9 @@
 // call sanshift gave up on: with libuv's default of 4, four hung hosts would stall every host.
 // The pool is sized once, at its first use, before any line here runs; so when the caller did
 // not size it, sanshift starts again with a pool sized by the inventory's hosts (8 calls in
-// flight per host, plus room for files).
+// flight per host, plus room for files). The two processes live and die as one: the child
+// watches a pipe whose other end only the launcher holds, so a SIGKILL of the launcher (the pid
+// an operator sees first) ends the child at once instead of leaving it acting, orphaned.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
@@ -29,7 +31,10 @@ if (process.env.UV_THREADPOOL_SIZE === undefined) {
   const file = i >= 0 ? args[i + 1] : (args.find((a) => a.startsWith('--inventory='))?.slice(12) ?? process.env.SANSHIFT_INVENTORY);
   const hosts = file === undefined ? 0 : hostsOf(file);
   const size = Math.min(1024, Math.max(64, 8 * hosts + 16));
-  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, UV_THREADPOOL_SIZE: String(size) } });
+  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+    stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
+    env: { ...process.env, UV_THREADPOOL_SIZE: String(size), SANSHIFT_LAUNCHER_FD: '3' },
+  });
   // a terminal's Ctrl-C reaches the child too (same process group): it decides what it means
   for (const sig of ['SIGINT', 'SIGQUIT']) process.on(sig, () => undefined);
   process.on('SIGTERM', () => child.kill('SIGTERM'));
@@ -38,6 +43,17 @@ if (process.env.UV_THREADPOOL_SIZE === undefined) {
     else process.exit(code ?? 1);
   });
 } else {
+  if (process.env.SANSHIFT_LAUNCHER_FD !== undefined) {
+    // the launcher's end closes when it dies, however it dies: go with it, as one process
+    // would (the journal makes any stopping point safe, as for a SIGKILL of one process)
+    const { Socket } = await import('node:net');
+    const pipe = new Socket({ fd: Number(process.env.SANSHIFT_LAUNCHER_FD), readable: true, writable: false });
+    delete process.env.SANSHIFT_LAUNCHER_FD;
+    const die = () => process.kill(process.pid, 'SIGKILL');
+    pipe.on('end', die).on('close', die).on('error', die);
+    pipe.resume();
+    pipe.unref();
+  }
   const { main } = await import('../dist/cli/main.js');
   process.exitCode = await main(args);
 }

@@ -1,0 +1,61 @@
+// bin/sanshift.js starts the CLI again in a child process (to size libuv's pool for the
+// inventory's hosts). Found in the lab: a SIGKILL of the launcher, the pid an operator or a
+// supervisor sees, left that child running on, orphaned, still acting on VMs.
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { rehearsalCopy, repo } from './helpers.js';
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+async function until(what: string, ok: () => boolean, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('the launcher and the CLI live and die as one', () => {
+  const cleanup: (() => void)[] = [];
+  afterEach(() => {
+    for (const c of cleanup.splice(0)) c();
+  });
+
+  it('a SIGKILL of the launcher ends the CLI process it started', async () => {
+    const { dir, inventory } = rehearsalCopy();
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    // the host is reached over ssh, and this machine's `ssh` says who ran it (the CLI process),
+    // then hangs: the CLI is mid-flight in a host command
+    const marker = join(dir, 'cli.pid');
+    const bin = join(dir, 'bin');
+    mkdirSync(bin);
+    writeFileSync(join(bin, 'ssh'), `#!/bin/sh\necho $PPID $$ > ${marker}\nexec sleep 30\n`);
+    chmodSync(join(bin, 'ssh'), 0o755);
+    writeFileSync(inventory, readFileSync(inventory, 'utf8').replace('    shell: simulated\n', '    shell: ssh\n    ssh: hv1.example.net\n'));
+    const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${bin}:${process.env['PATH'] ?? ''}` };
+    delete env['UV_THREADPOOL_SIZE'];
+    const launcher = spawn(process.execPath, [join(repo, 'bin', 'sanshift.js'), 'plan', '-i', inventory, '--state-dir', join(dir, 'state')], { env, stdio: 'ignore' });
+    let fakeSsh = 0;
+    cleanup.push(() => {
+      for (const pid of [launcher.pid, fakeSsh]) if (pid) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    });
+    await until('ssh to start', () => existsSync(marker) && /^\d+ \d+\n/.test(readFileSync(marker, 'utf8')), 60_000);
+    const [cli, sshPid] = readFileSync(marker, 'utf8').trim().split(' ').map(Number) as [number, number];
+    fakeSsh = sshPid;
+    expect(cli).not.toBe(launcher.pid);
+    expect(alive(cli)).toBe(true);
+
+    launcher.kill('SIGKILL');
+    await until('the CLI process to end', () => !alive(cli), 10_000);
+    expect(alive(cli)).toBe(false);
+  }, 90_000);
+});
