@@ -44,6 +44,11 @@ export function definitionsFor(persistentXml: string, disks: readonly DiskPlan[]
   return { original, recorded, onMirror, onNew, onOld };
 }
 
+/** "tcp db1.example.net:5432, command ./check.sh": the checks of a gate, in a line */
+function checkList(checks: Policy['health']['checks']): string {
+  return checks.map((c) => (c.kind === 'tcp' ? `tcp ${c.host}:${c.port}` : c.kind === 'http' ? 'http (its URL)' : c.kind === 'command' ? `command ${c.argv.join(' ')}` : 'guest-agent ping')).join(', ');
+}
+
 function seconds(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
 }
@@ -78,6 +83,11 @@ export function buildVmSteps(vm: string, disks: readonly DiskPlan[], defs: Defin
   steps.push(shutdown(Phase.t1));
   steps.push({ kind: StepKind.flushMirrors, phase: Phase.t1, vmOff: true, summary: `drop the page cache of ${disks.map((d) => d.mirror).join(', ')} (one session)`, ...session(disks.map((d) => ['blockdev', '--flushbufs', d.mirror])) });
   steps.push({ kind: StepKind.startOnMirror, phase: Phase.t1, vmOff: true, summary: `start ${vm} with a one-off live definition on its mirrors`, xml: defs.onMirror });
+  // a gate after T1 runs only when a check names T1 (it delays the copy); failing, it goes back
+  const t1Checks = policy.health.checks.filter((c) => c.gates.includes('T1'));
+  if (t1Checks.length > 0) {
+    steps.push({ kind: StepKind.healthGate, phase: Phase.t1, summary: `health gate after T1: ${checkList(t1Checks)} (failing: back to the old volumes, still current, before NEW joins)` });
+  }
   // copy: the guest runs on the mirrors
   steps.push({
     kind: StepKind.addNewLeg,
@@ -97,10 +107,11 @@ export function buildVmSteps(vm: string, disks: readonly DiskPlan[], defs: Defin
   steps.push({ kind: StepKind.defineOnNew, phase: Phase.t2, vmOff: true, summary: `define ${vm} on the new volumes (its current definition, edits kept; the mirrors are in sync)`, xml: defs.onNew });
   steps.push({ kind: StepKind.stopMirror, phase: Phase.t2, vmOff: true, summary: `stop ${disks.map((d) => d.mirror).join(', ')} (one session, each array checked first)`, ...session(disks.map((d) => stopMirrorArgv(d.mirror))) });
   steps.push({ kind: StepKind.startOnNew, phase: Phase.t2, vmOff: true, summary: `start ${vm} on the new volumes` });
+  const t2Checks = policy.health.checks.filter((c) => c.gates.includes('T2'));
   steps.push({
     kind: StepKind.healthGate,
     phase: Phase.t2,
-    summary: `health gate: ${vm} stays running for ${seconds(policy.health.settleMs)}${policy.health.command === undefined ? '' : ` and \`${policy.health.command.join(' ')}\` exits 0`}`,
+    summary: `health gate: ${vm} stays running for ${seconds(policy.health.settleMs)}${policy.health.command === undefined ? '' : ` and \`${policy.health.command.join(' ')}\` exits 0`}${t2Checks.length === 0 ? '' : `; ${checkList(t2Checks)}`}`,
     ...(policy.health.command === undefined ? {} : { argv: policy.health.command }),
   });
   return steps;

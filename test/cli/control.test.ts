@@ -256,6 +256,15 @@ describe('maintenance windows and effective policy in plan and simulate', () => 
     const stateDir = join(rehearsalCopy().dir, 'state');
     expect(await main(['plan', '-i', join(repo, 'examples/night/inventory.yaml'), '--state-dir', stateDir], io)).toBe(0);
     expect(io.stdout).toMatch(/ {4}hook beforeWindow +\S+\/examples\/night\/hooks\/lb\.sh drain db1 \(timeout 2m00s\) +\(hooks\.beforeWindow: group db; hooks\.timeout: fleet\)/);
+    // the step lists show each gate where the engine runs it: after T1 only for a VM whose checks name T1
+    const stepsOf = (vm: string) => io.stdout.slice(io.stdout.indexOf(`VM ${vm} on host`)).split('\n  policy:')[0]!;
+    expect(stepsOf('app1')).toMatch(/ T1 .*\n(?:.*\n)*? +\d+\. health gate after T1: command \S+\/hooks\/check\.sh app1 \(failing: back to the old volumes/);
+    expect(stepsOf('app1')).toMatch(/\d+\. health gate: app1 stays running for \d+s; command \S+\/hooks\/check\.sh app1, command \S+\/hooks\/check\.sh app1 --deep$/);
+    expect(stepsOf('dns1')).toMatch(/\d+\. health gate after T1: command \S+\/hooks\/check\.sh dns1 /);
+    const plain = new RecordingIo();
+    expect(await main(['plan', '-i', rehearsalCopy().inventory, 'dns1'], plain)).toBe(0);
+    expect(plain.stdout).toContain('health gate: dns1 stays running');
+    expect(plain.stdout).not.toContain('health gate after T1');
     const sim = new RecordingIo();
     expect(await main(['simulate', '-i', join(repo, 'examples/night/inventory.yaml'), '--model', '--start', '2026-11-24T18:00:00+01:00', '--json', '--state-dir', stateDir], sim)).toBe(0);
     const r = JSON.parse(sim.stdout) as Rehearsal;

@@ -11,6 +11,11 @@ import { gracefulShutdown } from './g-graceful-shutdown.js';
 import { linuxGuest } from './h-linux-guest.js';
 import { newInUseOnOtherHost } from './i-new-in-use-on-other-host.js';
 import { fleetTwoHosts } from './j-fleet-two-hosts.js';
+import { sshCut } from './k-ssh-cut.js';
+import { twoOrchestrators } from './l-two-orchestrators.js';
+import { oldFailsInSync } from './m-old-fails-in-sync.js';
+import { writtenAroundWhileOff } from './n-written-around-while-off.js';
+import { mdCaptures } from './p-md-captures.js';
 
 export const SCENARIOS: readonly Scenario[] = [
   fullMigration,
@@ -23,5 +28,10 @@ export const SCENARIOS: readonly Scenario[] = [
   linuxGuest,
   newInUseOnOtherHost,
   fleetTwoHosts,
+  sshCut,
+  twoOrchestrators,
+  oldFailsInSync,
+  writtenAroundWhileOff,
+  mdCaptures,
   fullMigrationSlowSsh,
 ];
