@@ -18,9 +18,10 @@ export const sigkillAtBoundaries: Scenario = {
       // the prepare (before the T1 shutdown): both mirrors are built in one host command
       ['at build-mirror intent (both disks)', (r) => isIntent('vm2', 'build-mirror')(r) && targetsOfRec(r).includes('vda')],
       ['at start-on-mirror intent', isIntent('vm2', 'start-on-mirror')],
-      ['after add-new-leg result (both disks)', (r) => isResult('vm2', 'add-new-leg')(r) && targetsOfRec(r).includes('vda')],
-      // a kill at the start's intent may land after libvirt started it: the next run adopts it
-      ['in mid-resync (after start-on-mirror or adopt-start result)', (r) => isResult('vm2', 'start-on-mirror')(r) || isResult('vm2', 'adopt-start')(r)],
+      // a kill at the start's intent may land after libvirt started it: the next run adopts it;
+      // up on its one-legged mirrors, NEW not joined yet
+      ['after start-on-mirror or adopt-start result', (r) => isResult('vm2', 'start-on-mirror')(r) || isResult('vm2', 'adopt-start')(r)],
+      ['in mid-resync (after add-new-leg result, both disks)', (r) => isResult('vm2', 'add-new-leg')(r) && targetsOfRec(r).includes('vda')],
       ['at define-on-new result', isResult('vm2', 'define-on-new')],
       ['at stop-mirror result (first disk)', isResult('vm2', 'stop-mirror')],
     ];
