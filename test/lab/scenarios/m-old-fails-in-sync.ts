@@ -34,7 +34,9 @@ export const oldFailsInSync: Scenario = {
     // a VNC console with a password, in the persistent definition (read with its secrets)
     const xml = await lab.virsh(['dumpxml', '--inactive', '--security-info', 'vm6']);
     const withVnc = xml.replace('</devices>', `  <graphics type='vnc' port='-1' autoport='yes' listen='127.0.0.1' passwd='${SECRET}'/>\n  </devices>`);
-    await lab.guestRun(['virsh', 'define', '/dev/stdin'], { input: withVnc });
+    // the lab guest has no /dev/stdin: the definition goes through a file
+    await lab.guestRun(['tee', '/run/m-vm6.xml'], { input: withVnc });
+    await lab.guestRun(['virsh', 'define', '/run/m-vm6.xml']);
     const plan = ws.sanshift(['plan']);
     ctx.check(`plan exits 0 (log ${plan.logFile})`, (await plan.finish(300_000)) === 0);
 
