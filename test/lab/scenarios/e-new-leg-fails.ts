@@ -10,9 +10,9 @@ export const newLegFails: Scenario = {
   async run(ctx) {
     const [vm2, vm4] = [ctx.tenant('vm2'), ctx.tenant('vm4')];
     const ws = new Workspace('e', ctx.lab, [vm2, vm4]);
-    // slow enough that vm2's first mirror still resyncs when vm2 runs on it, after a T1 window
-    // of minutes on a loaded lab
-    ws.writeInventory({ resyncSpeedMax: '512KiB/s' });
+    // NEW joins after the start on the mirror, so the copy starts with the guest up: 1 MiB/s
+    // leaves vm2's 128 MiB resyncing for two minutes, ample to fail its NEW mid-way
+    ws.writeInventory({ resyncSpeedMax: '1MiB/s' });
     const before = await ctx.lab.virsh(['dumpxml', '--inactive', 'vm2']);
     const proc = ws.sanshift(['run', '--yes']);
     await midResync(ctx, ws, proc, vm2);
