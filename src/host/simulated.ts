@@ -43,6 +43,11 @@ export interface SimulatedHostOptions {
   /** udev runs (a production host; the default): it removes /dev/md/NAME when its array stops.
    * false reproduces the captures taken without udev (fixtures/md), where names dangle. */
   udev?: boolean;
+  /** when udev's removal of /dev/md/NAME lands after a stop: 'next-session' (the default, the
+   * harder case: a probe in the stopping session still sees the name dangle) or 'at-once' (what
+   * the stock lab host showed in its captures of fixtures/lab-captures). Both happen: udev races
+   * the script. */
+  udevRemoval?: 'next-session' | 'at-once';
   /** what each command (one session) costs on the engine's clock, ms: a far or loaded host */
   commandCostMs?: number;
   /** sshd's MaxSessions: a session more at once is refused, as ssh reports it (exit 255); only
@@ -209,6 +214,7 @@ export class SimulatedHost implements CommandRunner {
   private readonly hostBandwidthKiBs: number | null;
   private readonly mdadmInstalled: boolean;
   private readonly udev: boolean;
+  private readonly udevAtOnce: boolean;
   private readonly commandCostMs: number;
   private readonly maxSessions: number;
   private sessions = 0;
@@ -228,6 +234,7 @@ export class SimulatedHost implements CommandRunner {
     this.hostBandwidthKiBs = options.hostBandwidthKiBs ?? null;
     this.mdadmInstalled = options.mdadmInstalled ?? true;
     this.udev = options.udev ?? true;
+    this.udevAtOnce = options.udevRemoval === 'at-once';
     this.commandCostMs = options.commandCostMs ?? 0;
     this.maxSessions = options.maxSessions ?? 10;
     this.sleep = options.sleep;
@@ -408,7 +415,7 @@ export class SimulatedHost implements CommandRunner {
         this.sessions--;
       }
     }
-    for (const target of this.udevRemovals.splice(0)) for (const [name, t] of this.links) if (t === target) this.links.delete(name);
+    for (const target of this.udevRemovals.splice(0)) this.removeLinksTo(target);
     this.settle();
     this.counts.commands++;
     const r = this.answer([...argv], options.input);
@@ -654,9 +661,14 @@ export class SimulatedHost implements CommandRunner {
     }
     this.arrays.delete(a.kname);
     // udev's md rules remove the array's /dev/md/NAME once the array is gone, a moment later:
-    // a probe in the same session still sees the name dangle (both seen in the lab)
-    if (this.udev) this.udevRemovals.push(`/dev/${a.kname}`);
+    // a probe in the same session may still see the name dangle (both seen in the lab)
+    if (this.udev && this.udevAtOnce) this.removeLinksTo(`/dev/${a.kname}`);
+    else if (this.udev) this.udevRemovals.push(`/dev/${a.kname}`);
     return out('', `mdadm: stopped ${mdPath}\n`, 0);
+  }
+
+  private removeLinksTo(target: string): void {
+    for (const [name, t] of this.links) if (t === target) this.links.delete(name);
   }
 
   private mdadmWait(mdPath: string): Omit<CommandResult, 'argv' | 'durationMs'> {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
+import { leaseArgv } from '../../src/host/leases.js';
 import { mdActArgv, parseMdAct, type MdAction } from '../../src/host/md-act.js';
 import { deviceOf, mirrorStateIn, parseProbe, probeArgv, sectorsWrittenAround } from '../../src/host/probe.js';
 import { MD_ACT_SCRIPT, PROBE_SCRIPT } from '../../src/host/scripts.js';
@@ -8,8 +9,9 @@ import { SimulatedHost } from '../../src/host/simulated.js';
 import { LocalRunner } from '../../src/host/local.js';
 import { probeHost } from '../../src/host/probe.js';
 
-// Real outputs of the two host scripts, captured in the lab (kernel 6.1, mdadm 4.2, dash) on
-// the volumes of the tenant vm3: old-vm3 = dm-6, new-vm3 = dm-7, new-vm1 = dm-1 (256 MiB).
+// Real outputs of the host scripts, captured in the lab (kernel 6.1, mdadm 4.2, dash) by its
+// scenario p on the volumes of the tenant vm3 (test/lab/scenarios/p-md-captures.ts). The kernel
+// names and sizes are read from the captures, not assumed: a lab with other tenants renames them.
 const CAPTURES = join(process.cwd(), 'fixtures', 'lab-captures');
 function capture(name: string): { command: string; stdout: string } {
   const text = readFileSync(join(CAPTURES, `${name}.txt`), 'utf8');
@@ -19,17 +21,38 @@ function capture(name: string): { command: string; stdout: string } {
 }
 
 const vm3 = { mirror: '/dev/md/ss-vm3-vda', old: '/dev/mapper/old-vm3', new: '/dev/mapper/new-vm3' };
+/** the capture's lease owner (p takes vm3's lease as this run, then acts under it) */
+const OWNER = 'capture-run@lab:1';
+const OTHER = 'other-run@elsewhere:2';
+const underLease = { owner: OWNER, vm: 'vm3', ttlSeconds: 600 };
 const MiB = 1024 * 1024;
+
+/** what the lab's volumes were when p captured: kernel names, sizes, md's system-wide ceiling,
+ * the stranger array's member (name-taken) and NEW's holder (new-held) */
+const lab = (() => {
+  const snap = parseProbe(capture('probe-full-free').stdout);
+  const dev = (path: string) => deviceOf(snap, path)!;
+  const nameTaken = capture('md-act-name-taken').stdout;
+  return {
+    old: dev(vm3.old),
+    new: dev(vm3.new),
+    systemSpeedMaxKiBs: Number(/^md md\d+ sync_speed_max (\d+) \(system\)$/m.exec(nameTaken)![1]),
+    stranger: { kname: /holds (dm-\d+)$/m.exec(nameTaken)![1]!, sizeBytes: Number(/^size md\d+ (\d+)$/m.exec(nameTaken)![1]) * 512 },
+    holder: /is held by (dm-\d+)$/m.exec(capture('md-act-new-held').stdout)![1]!,
+  };
+})();
 
 describe('the probe, on real output', () => {
   it('reads links, identities, sizes, sector sizes and the tools', () => {
     const snap = parseProbe(capture('probe-full-free').stdout);
     expect(snap.mode).toBe('full');
-    expect(snap.links.get(vm3.old)).toBe('/dev/dm-6');
+    expect(snap.links.get(vm3.old)).toMatch(/^\/dev\/dm-\d+$/);
     expect(snap.links.get(vm3.mirror)).toBe(vm3.mirror);
     expect(deviceOf(snap, vm3.mirror)).toBeNull();
     const old = deviceOf(snap, vm3.old)!;
-    expect(old).toMatchObject({ kname: 'dm-6', majMin: '252:6', sizeBytes: 64 * MiB, logicalBlockSize: 512, holders: [] });
+    expect(old).toMatchObject({ kname: snap.links.get(vm3.old)!.slice(5), majMin: expect.stringMatching(/^252:\d+$/), logicalBlockSize: 512, holders: [] });
+    expect(old.sizeBytes % (1024 * 1024)).toBe(0);
+    expect(deviceOf(snap, vm3.new)).toMatchObject({ sizeBytes: old.sizeBytes, holders: [] });
     expect(snap.tools).toEqual({ mdadm: 'mdadm - v4.2 - 2021-12-30 - Debian 4.2-5', flock: true, blockdev: true });
     expect(snap.mdLoaded).toBe(true);
     expect(snap.mdstat.arrays).toEqual([]);
@@ -46,9 +69,9 @@ describe('md actions, on real output', () => {
     const r = parseMdAct(capture('md-act-build').stdout);
     expect(r.outcomes).toEqual([{ verb: 'build', mirror: vm3.mirror, ok: true, kernelName: 'md127', already: false, output: ['mdadm: array /dev/md/ss-vm3-vda built and started.'] }]);
     const md = r.after.devices.get('md127')!;
-    expect([...md.md!.legs]).toEqual([['dm-6', 'in_sync']]);
+    expect([...md.md!.legs]).toEqual([[lab.old.kname, 'in_sync']]);
     expect(md.md!.files.get('sync_speed_max')).toBe('1000 (local)');
-    expect(r.after.devices.get('dm-6')!.holders).toEqual(['md127']);
+    expect(r.after.devices.get(lab.old.kname)!.holders).toEqual(['md127']);
     expect(parseMdAct(capture('md-act-build-again').stdout).outcomes[0]).toMatchObject({ ok: true, already: true });
   });
 
@@ -56,12 +79,19 @@ describe('md actions, on real output', () => {
     const r = parseMdAct(capture('md-act-flush-add').stdout);
     expect(r.outcomes.map((o) => [o.verb, o.ok])).toEqual([['flush', true], ['add', true]]);
     const base = r.baselines.get(vm3.mirror)!;
-    expect(base).toMatchObject({ oldKname: 'dm-6', mdKname: 'md127' });
+    expect(base).toMatchObject({ oldKname: lab.old.kname, mdKname: 'md127' });
     expect(mirrorStateIn(r.after, 'md127')).toMatchObject({ syncAction: 'recover', inSync: false });
     // then 1 MiB went through the mirror and 1 MiB straight to OLD
     const later = parseProbe(capture('probe-state-recovering-written-around').stdout);
-    const now = { old: later.devices.get('dm-6')!.counters!, md: later.devices.get('md127')!.counters! };
+    const now = { old: later.devices.get(lab.old.kname)!.counters!, md: later.devices.get('md127')!.counters! };
     expect(sectorsWrittenAround(base, now)).toBe(2048);
+  });
+
+  it('an action of a run that does not hold the VM\'s lease does nothing', () => {
+    expect(capture('md-act-not-owner').command).toContain(`sanshift-md ${OTHER} vm3 600 stop`);
+    const r = parseMdAct(capture('md-act-not-owner').stdout);
+    expect(r.outcomes).toEqual([]);
+    expect(r.leaseLost).toMatch(/^the lease of vm3 is not held by this run: capture-run@lab:1 \d+$/);
   });
 
   it('stop, then stop again: the second one finds nothing to stop', () => {
@@ -74,14 +104,14 @@ describe('md actions, on real output', () => {
   it('refuses a name held by a stranger array, and skips what follows', () => {
     const r = parseMdAct(capture('md-act-name-taken').stdout);
     expect(r.outcomes).toEqual([
-      { verb: 'build', mirror: vm3.mirror, ok: false, code: 'name-taken', message: '/dev/md127 holds dm-1', output: [] },
+      { verb: 'build', mirror: vm3.mirror, ok: false, code: 'name-taken', message: `/dev/md127 holds ${lab.stranger.kname}`, output: [] },
       { verb: 'add', mirror: vm3.mirror, ok: false, code: 'skipped', message: 'not attempted after an earlier failure', output: [] },
     ]);
   });
 
   it('refuses to add a NEW that something holds (I5 on the host)', () => {
     const r = parseMdAct(capture('md-act-new-held').stdout);
-    expect(r.outcomes[1]).toMatchObject({ verb: 'add', ok: false, code: 'new-in-use', message: '/dev/mapper/new-vm3 is in use: dm-7 is held by dm-10' });
+    expect(r.outcomes[1]).toMatchObject({ verb: 'add', ok: false, code: 'new-in-use', message: `/dev/mapper/new-vm3 is in use: ${lab.new.kname} is held by ${lab.holder}` });
     expect(r.baselines.size).toBe(0);
   });
 });
@@ -98,28 +128,45 @@ function normalise(stdout: string): string {
 describe('the simulated host answers the scripts as the real host did', () => {
   function labHost(): SimulatedHost {
     let t = 0;
-    const host = new SimulatedHost({ now: () => (t += 10), systemSpeedMaxKiBs: 1000 });
-    host.addVolume({ path: '/dev/mapper/new-vm1', kname: 'dm-1', sizeBytes: 256 * MiB });
-    host.addVolume({ path: vm3.old, kname: 'dm-6', sizeBytes: 64 * MiB });
-    host.addVolume({ path: vm3.new, kname: 'dm-7', sizeBytes: 64 * MiB });
+    // the stock lab's udev removed /dev/md/NAME before the stopping script's own probe
+    const host = new SimulatedHost({ now: () => (t += 10), systemSpeedMaxKiBs: lab.systemSpeedMaxKiBs, udevRemoval: 'at-once' });
+    host.addVolume({ path: '/dev/mapper/capture-other', kname: lab.stranger.kname, sizeBytes: lab.stranger.sizeBytes });
+    host.addVolume({ path: vm3.old, kname: lab.old.kname, sizeBytes: lab.old.sizeBytes });
+    host.addVolume({ path: vm3.new, kname: lab.new.kname, sizeBytes: lab.new.sizeBytes });
     return host;
   }
-  const act = async (host: SimulatedHost, actions: MdAction[]) => (await host.run(mdActArgv(actions))).stdout;
+  const act = async (host: SimulatedHost, actions: MdAction[], lease?: typeof underLease) => (await host.run(mdActArgv(actions, lease))).stdout;
 
   it('byte for byte, counters and progress aside, through the captured sequence', async () => {
     const host = labHost();
     const same = async (name: string, stdout: Promise<string>) => expect([name, normalise(await stdout)]).toEqual([name, normalise(capture(name).stdout)]);
+    const lease = async (name: string, op: 'acquire' | 'release', owner: string) => {
+      const argv = leaseArgv(op, owner, op === 'release' ? 0 : 600, ['vm3']);
+      expect(capture(name).command).toBe(`sh -c LEASE_SCRIPT ${argv.slice(3).join(' ')}`);
+      // the seconds a busy lease has left move with time
+      const strip = (t: string) => t.replace(/^(busy \S+ \S+) \d+$/m, '$1 N');
+      expect([name, strip((await host.run(argv)).stdout)]).toEqual([name, strip(capture(name).stdout)]);
+    };
     await same('probe-full-free', host.run(probeArgv('full', [vm3.mirror, vm3.old, vm3.new])).then((r) => r.stdout));
-    await same('md-act-build', act(host, [{ verb: 'build', ...vm3, speedKiBs: 1000 }]));
-    await same('md-act-build-again', act(host, [{ verb: 'build', ...vm3, speedKiBs: 1000 }]));
-    await same('md-act-flush-add', act(host, [{ verb: 'flush', ...vm3 }, { verb: 'add', ...vm3, speedKiBs: 1000 }]));
-    await same('md-act-stop', act(host, [{ verb: 'stop', ...vm3 }]));
-    await same('md-act-stop-again', act(host, [{ verb: 'stop', ...vm3 }]));
-    await host.run(['mdadm', '--build', vm3.mirror, '--level', '1', '--raid-disks=2', '/dev/mapper/new-vm1', 'missing']);
+    await lease('lease-acquire', 'acquire', OWNER);
+    await lease('lease-busy', 'acquire', OTHER);
+    await same('md-act-build', act(host, [{ verb: 'build', ...vm3, speedKiBs: 1000 }], underLease));
+    await same('md-act-build-again', act(host, [{ verb: 'build', ...vm3, speedKiBs: 1000 }], underLease));
+    // the refusal names the owner's expiry, on the host's clock
+    const refused = await act(host, [{ verb: 'stop', ...vm3 }], { ...underLease, owner: OTHER });
+    const expiry = (t: string) => t.replace(/(capture-run@lab:1) \d+$/m, '$1 T');
+    expect(expiry(refused)).toBe(expiry(capture('md-act-not-owner').stdout));
+    await same('md-act-flush-add', act(host, [{ verb: 'flush', ...vm3 }, { verb: 'add', ...vm3, speedKiBs: 1000 }], underLease));
+    await same('md-act-stop', act(host, [{ verb: 'stop', ...vm3 }], underLease));
+    await same('md-act-stop-again', act(host, [{ verb: 'stop', ...vm3 }], underLease));
+    await host.run(['mdadm', '--build', vm3.mirror, '--level', '1', '--raid-disks=2', '/dev/mapper/capture-other', 'missing']);
     await same('md-act-name-taken', act(host, [{ verb: 'build', ...vm3 }, { verb: 'add', ...vm3 }]));
     await host.run(['mdadm', '--stop', vm3.mirror]);
-    host.setHolder(vm3.new, 'dm-10');
+    host.setHolder(vm3.new, lab.holder);
     await same('md-act-new-held', act(host, [{ verb: 'build', ...vm3 }, { verb: 'add', ...vm3 }]));
+    host.setHolder(vm3.new, lab.holder, false);
+    await same('md-act-cleanup-stop', act(host, [{ verb: 'stop', ...vm3 }]));
+    await lease('lease-release', 'release', OWNER);
   });
 
   it('counts writes as the kernel does: through the mirror on both, around it on OLD alone', async () => {
@@ -128,7 +175,7 @@ describe('the simulated host answers the scripts as the real host did', () => {
     host.write(vm3.mirror, 2048);
     host.write(vm3.old, 2048);
     const now = parseProbe((await host.run(probeArgv('state', [vm3.mirror, vm3.old, vm3.new]))).stdout);
-    const counters = { old: now.devices.get('dm-6')!.counters!, md: now.devices.get('md127')!.counters! };
+    const counters = { old: now.devices.get(lab.old.kname)!.counters!, md: now.devices.get('md127')!.counters! };
     expect(sectorsWrittenAround(first.baselines.get(vm3.mirror)!, counters)).toBe(2048);
   });
 

@@ -501,7 +501,15 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
         if (!Number.isInteger(seconds) || seconds < 1) throw new Error(`bad ssh cut ${seconds}`);
         // detached, so that it outlives the session that starts it (pkill kills that one too)
         await guestRun(['sh', '-c', `setsid sh -c 'sleep 1; pkill -x sshd; sleep ${seconds}; bash -c "$(cat /run/sanshift-lab/sshd-cmd)"' </dev/null >/dev/null 2>&1 &`]);
-        await sleep(2000);
+        // resolve only once it is down: a loaded lab may run the pkill seconds late, and a
+        // sshBack() before it would find the old sshd still answering
+        const deadline = Date.now() + 60_000;
+        for (;;) {
+          await sleep(1000);
+          const r = await ssh(['true'], { timeoutMs: 10_000 }).catch(() => ({ exitCode: 255 }));
+          if (r.exitCode !== 0) return;
+          if (Date.now() > deadline) throw new Error(`sshd of ${hostName} still answers 60 s after the cut`);
+        }
       },
       sshBack: async (timeoutMs) => {
         const deadline = Date.now() + timeoutMs;
