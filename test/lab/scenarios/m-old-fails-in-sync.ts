@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { checkMigrated, checkNewContent, sleep, Workspace, type Write } from '../harness.js';
 import type { Scenario } from './scenario.js';
 
-const SECRET = 'lab-secret-42';
+// libvirt takes at most 8 characters for a VNC password
+const SECRET = 'Zq7sEcrT';
 
 /** every file under `dir`, read as text */
 function filesUnder(dir: string): string[] {
