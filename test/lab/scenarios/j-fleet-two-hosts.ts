@@ -24,11 +24,12 @@ export const fleetTwoHosts: Scenario = {
     const onA = [ctx.tenant('vm4'), ctx.tenant('vm6')];
     const onB = [ctx.tenantOnB('vm8'), ctx.tenantOnB('vm9')];
     const ws = new Workspace('j', a, onA, [{ lab: b, tenants: onB }]);
-    // one boot line at the lab's start (or reset), one more after each window
+    // one boot line at the lab's start (or reset), one more after each window; ssh hands the
+    // remote shell one string, so the pattern is quoted for it
     writeFileSync(join(ws.dir, 'booted.sh'), [
       '#!/bin/sh',
       'want=3; [ "$SANSHIFT_WINDOW" = T1 ] && want=2',
-      `n=$(ssh -p ${a.sshPort} -i ${a.keyFile} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR root@127.0.0.1 grep -c "waiting for the ACPI power button" /var/log/libvirt/qemu/vm4-serial.log)`,
+      `n=$(ssh -p ${a.sshPort} -i ${a.keyFile} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR root@127.0.0.1 "grep -c 'waiting for the ACPI power button' /var/log/libvirt/qemu/vm4-serial.log")`,
       'echo "$n boot lines, $want wanted after $SANSHIFT_WINDOW"',
       '[ "${n:-0}" -ge "$want" ]',
       '',
