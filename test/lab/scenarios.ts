@@ -6,7 +6,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { LAB_WORK, startLab, type Lab, type OldRange } from './lab.js';
-import { killLeftoverSanshifts, sleep, type Problems } from './harness.js';
+import { killLeftoverSanshifts, type Problems } from './harness.js';
 import { SCENARIOS } from './scenarios/index.js';
 import { CAPTURES, type Ctx, type Scenario } from './scenarios/scenario.js';
 import { HOST_B_TENANTS, LAB_TENANTS, SHARED_LUN } from './tenants.js';
@@ -116,8 +116,7 @@ async function main(): Promise<number> {
     const stateA = new HostState(a);
     const stateB = labB ? new HostState(labB) : null;
 
-    const runOne = async (s: Scenario, delayMs: number): Promise<void> => {
-      await sleep(delayMs);
+    const runOne = async (s: Scenario): Promise<void> => {
       const started = Date.now();
       const problems: Problems = [];
       const say = (line: string): void => console.log(`  [${s.id}] ${line}`);
@@ -164,8 +163,8 @@ async function main(): Promise<number> {
         if (new Set(names).size !== names.length) throw new Error(`wave ${wave} shares a tenant of host ${which} between scenarios`);
       }
       try {
-        await stateA.reset(these.flatMap((s) => s.tenants));
-        await stateB?.reset(these.flatMap((s) => s.tenantsOnB ?? []));
+        // the two hosts reset side by side: a minute of CI each wave that touches both
+        await Promise.all([stateA.reset(these.flatMap((s) => s.tenants)), stateB?.reset(these.flatMap((s) => s.tenantsOnB ?? []))]);
       } catch (e) {
         // an earlier scenario left its tenants in a state the reset cannot undo: this wave
         // cannot start from the boot state, the next ones may
@@ -176,8 +175,9 @@ async function main(): Promise<number> {
         continue;
       }
       console.log(`wave ${wave}: ${these.map((s) => s.id).join(', ')}${these.length > 1 ? ' (at once, on disjoint tenants)' : ''}`);
-      // staggered: md arrays built at the same instant by two processes race for a minor
-      await Promise.all(these.map((s, i) => runOne(s, i * 12_000)));
+      // all at once: the hosts' md lock keeps two sanshift processes from racing for an md minor
+      // (scenario l starts two runs at the same instant to prove it)
+      await Promise.all(these.map((s) => runOne(s)));
     }
   } finally {
     const up = [labA, labB].filter((l): l is Lab => l !== null);
