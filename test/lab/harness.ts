@@ -222,7 +222,8 @@ export async function checkMigrated(lab: Lab, tenants: readonly TenantSpec[], op
     if (!same(await sources(lab, t.name, true), news)) problems.push(`${t.name}'s persistent definition is on ${(await sources(lab, t.name, true)).join(',')}, not on NEW`);
     for (const flag of state === 'running' ? [[], ['--inactive']] : [['--inactive']]) {
       const xml = await lab.virsh(['dumpxml', ...flag, t.name]);
-      if (/sanshift/i.test(xml)) problems.push(`${t.name}'s ${flag.length ? 'inactive' : 'live'} XML still holds sanshift metadata`);
+      // sanshift's own element or namespace (the Linux tenant's kernel path says sanshift-lab)
+      if (/<sanshift:|sanshift\.dev\/xmlns/.test(xml)) problems.push(`${t.name}'s ${flag.length ? 'inactive' : 'live'} XML still holds sanshift metadata`);
     }
   }
   const left = await arraysOf(lab, tenants);
