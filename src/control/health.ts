@@ -6,6 +6,7 @@
 import { connect } from 'node:net';
 import type { HealthCheckSpec, HealthGate } from '../inventory/types.js';
 import type { Clock } from '../util/clock.js';
+import { redactUrl } from '../util/url.js';
 import { runLocal, sanshiftEnv, type HookContext } from './hooks.js';
 
 export interface CheckResult {
@@ -32,19 +33,6 @@ export function tcpCheck(host: string, port: number, timeoutMs: number): Promise
     socket.once('connect', () => done({ ok: true, detail: `tcp ${target}: connected` }));
     socket.once('error', (err: NodeJS.ErrnoException) => done({ ok: false, detail: `tcp ${target}: ${err.code ?? err.message}` }));
   });
-}
-
-/** The URL as it may be printed: without a user or password. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.username === '' && u.password === '') return url;
-    u.username = '';
-    u.password = '';
-    return u.toString();
-  } catch {
-    return '(an unparsable URL)';
-  }
 }
 
 /** GET url answers 2xx within the timeout (redirects followed). */

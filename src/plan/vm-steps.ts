@@ -3,7 +3,8 @@
 // plan, which `plan` prints and `run` executes.
 import { removeMigrationMetadata, rewriteDiskSources, writeMigrationMetadata, type MigrationMetadata } from '../domain/index.js';
 import { addLegArgv, buildMirrorArgv, stopMirrorArgv } from '../host/mdadm.js';
-import type { Policy } from '../inventory/types.js';
+import type { HealthCheckSpec, Policy } from '../inventory/types.js';
+import { redactUrl } from '../util/url.js';
 import { Phase, StepKind, type DiskPlan, type Step } from './types.js';
 
 /** Placeholder for the md kernel name (md127...), known only once the array exists. */
@@ -44,9 +45,19 @@ export function definitionsFor(persistentXml: string, disks: readonly DiskPlan[]
   return { original, recorded, onMirror, onNew, onOld };
 }
 
-/** "tcp db1.example.net:5432, command ./check.sh": the checks of a gate, in a line */
-function checkList(checks: Policy['health']['checks']): string {
-  return checks.map((c) => (c.kind === 'tcp' ? `tcp ${c.host}:${c.port}` : c.kind === 'http' ? 'http (its URL)' : c.kind === 'command' ? `command ${c.argv.join(' ')}` : 'guest-agent ping')).join(', ');
+/** One health check as the plan shows it, in its steps and its policy block; a URL without
+ * its credentials. */
+export function describeCheck(c: HealthCheckSpec): string {
+  switch (c.kind) {
+    case 'guest-agent':
+      return 'guest agent answers guest-ping';
+    case 'tcp':
+      return `tcp ${c.host}:${c.port} opens`;
+    case 'http':
+      return `GET ${redactUrl(c.url)} answers 2xx`;
+    case 'command':
+      return `${c.argv.join(' ')} exits 0 (on this machine)`;
+  }
 }
 
 function seconds(ms: number): string {
@@ -86,7 +97,7 @@ export function buildVmSteps(vm: string, disks: readonly DiskPlan[], defs: Defin
   // a gate after T1 runs only when a check names T1 (it delays the copy); failing, it goes back
   const t1Checks = policy.health.checks.filter((c) => c.gates.includes('T1'));
   if (t1Checks.length > 0) {
-    steps.push({ kind: StepKind.healthGate, phase: Phase.t1, summary: `health gate after T1: ${checkList(t1Checks)} (failing: back to the old volumes, still current, before NEW joins)` });
+    steps.push({ kind: StepKind.healthGate, phase: Phase.t1, summary: `health gate after T1: ${t1Checks.map(describeCheck).join('; ')} (failing: back to the old volumes, still current, before NEW joins)` });
   }
   // copy: the guest runs on the mirrors
   steps.push({
@@ -111,7 +122,7 @@ export function buildVmSteps(vm: string, disks: readonly DiskPlan[], defs: Defin
   steps.push({
     kind: StepKind.healthGate,
     phase: Phase.t2,
-    summary: `health gate: ${vm} stays running for ${seconds(policy.health.settleMs)}${policy.health.command === undefined ? '' : ` and \`${policy.health.command.join(' ')}\` exits 0`}${t2Checks.length === 0 ? '' : `; ${checkList(t2Checks)}`}`,
+    summary: `health gate: ${vm} stays running for ${seconds(policy.health.settleMs)}${policy.health.command === undefined ? '' : ` and \`${policy.health.command.join(' ')}\` exits 0`}${t2Checks.length === 0 ? '' : `; ${t2Checks.map(describeCheck).join('; ')}`}`,
     ...(policy.health.command === undefined ? {} : { argv: policy.health.command }),
   });
   return steps;

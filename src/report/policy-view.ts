@@ -1,27 +1,15 @@
 // A VM's effective policy as `plan` shows it: each setting with where it came from (the
 // defaults, the fleet's policy:, a group, the VM's own policy:), as text for the change ticket
 // and as JSON. URLs lose their credentials; nothing else of a policy is secret. Pure.
-import { redactUrl } from '../control/health.js';
 import { describeWindow } from '../control/windows.js';
-import type { HealthCheckSpec, Policy, PolicyKey, PolicySources, VmSpec } from '../inventory/types.js';
+import type { Policy, PolicyKey, PolicySources, VmSpec } from '../inventory/types.js';
+import { describeCheck } from '../plan/vm-steps.js';
+import { redactUrl } from '../util/url.js';
 import { formatDuration, formatSpeed } from './event-lines.js';
 
 /** The policy with every URL's user and password removed: what plan --json prints. */
 export function printablePolicy(policy: Policy): Policy {
   return { ...policy, health: { ...policy.health, checks: policy.health.checks.map((c) => (c.kind === 'http' ? { ...c, url: redactUrl(c.url) } : c)) } };
-}
-
-function describeCheck(c: HealthCheckSpec): string {
-  switch (c.kind) {
-    case 'guest-agent':
-      return 'guest agent answers guest-ping';
-    case 'tcp':
-      return `tcp ${c.host}:${c.port} opens`;
-    case 'http':
-      return `GET ${redactUrl(c.url)} answers 2xx`;
-    case 'command':
-      return `${c.argv.join(' ')} exits 0 (on this machine)`;
-  }
 }
 
 /** "(fleet)", or "(shutdown.mode: group db; shutdown.timeout: vm)" when the keys of a line differ. */

@@ -258,9 +258,9 @@ describe('maintenance windows and effective policy in plan and simulate', () => 
     expect(io.stdout).toMatch(/ {4}hook beforeWindow +\S+\/examples\/night\/hooks\/lb\.sh drain db1 \(timeout 2m00s\) +\(hooks\.beforeWindow: group db; hooks\.timeout: fleet\)/);
     // the step lists show each gate where the engine runs it: after T1 only for a VM whose checks name T1
     const stepsOf = (vm: string) => io.stdout.slice(io.stdout.indexOf(`VM ${vm} on host`)).split('\n  policy:')[0]!;
-    expect(stepsOf('app1')).toMatch(/ T1 .*\n(?:.*\n)*? +\d+\. health gate after T1: command \S+\/hooks\/check\.sh app1 \(failing: back to the old volumes/);
-    expect(stepsOf('app1')).toMatch(/\d+\. health gate: app1 stays running for \d+s; command \S+\/hooks\/check\.sh app1, command \S+\/hooks\/check\.sh app1 --deep$/);
-    expect(stepsOf('dns1')).toMatch(/\d+\. health gate after T1: command \S+\/hooks\/check\.sh dns1 /);
+    expect(stepsOf('app1')).toMatch(/ T1 .*\n(?:.*\n)*? +\d+\. health gate after T1: \S+\/hooks\/check\.sh app1 exits 0 \(on this machine\) \(failing: back to the old volumes/);
+    expect(stepsOf('app1')).toMatch(/\d+\. health gate: app1 stays running for \d+s; \S+\/hooks\/check\.sh app1 exits 0 \(on this machine\); \S+\/hooks\/check\.sh app1 --deep exits 0 \(on this machine\)$/);
+    expect(stepsOf('dns1')).toMatch(/\d+\. health gate after T1: \S+\/hooks\/check\.sh dns1 exits 0 \(on this machine\) /);
     const plain = new RecordingIo();
     expect(await main(['plan', '-i', rehearsalCopy().inventory, 'dns1'], plain)).toBe(0);
     expect(plain.stdout).toContain('health gate: dns1 stays running');

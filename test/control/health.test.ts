@@ -4,7 +4,8 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkOf, checksFor, commandCheck, guestAgentCheck, httpCheck, redactUrl, runHealthGate, tcpCheck, untilHealthy, type Check } from '../../src/control/health.js';
+import { checkOf, checksFor, commandCheck, guestAgentCheck, httpCheck, runHealthGate, tcpCheck, untilHealthy, type Check } from '../../src/control/health.js';
+import { redactUrl } from '../../src/util/url.js';
 import type { HealthCheckSpec } from '../../src/inventory/types.js';
 import { VirtualClock, wallClock } from '../../src/util/clock.js';
 

@@ -335,6 +335,16 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     if (r.exitCode !== 0) throw new Error(`lab guest: ${argv.join(' ')} exited ${r.exitCode}: ${r.stderr.trim() || r.stdout.trim()}`);
     return r;
   };
+  /** polls until sshd answers (`up`) or stops answering (`!up`), once a second */
+  const untilSshd = async (up: boolean, timeoutMs: number): Promise<void> => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const r = await ssh(['true'], { timeoutMs: 10_000 }).catch(() => ({ exitCode: 255 }));
+      if ((r.exitCode === 0) === up) return;
+      if (Date.now() > deadline) throw new Error(`sshd of ${hostName} ${up ? 'did not answer again' : 'still answers'} ${timeoutMs / 1000} s after the cut`);
+      await sleep(1000);
+    }
+  };
 
   const stop = async (): Promise<void> => {
     if (stopped) return;
@@ -503,23 +513,9 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
         await guestRun(['sh', '-c', `setsid sh -c 'sleep 1; pkill -x sshd; sleep ${seconds}; bash -c "$(cat /run/sanshift-lab/sshd-cmd)"' </dev/null >/dev/null 2>&1 &`]);
         // resolve only once it is down: a loaded lab may run the pkill seconds late, and a
         // sshBack() before it would find the old sshd still answering
-        const deadline = Date.now() + 60_000;
-        for (;;) {
-          await sleep(1000);
-          const r = await ssh(['true'], { timeoutMs: 10_000 }).catch(() => ({ exitCode: 255 }));
-          if (r.exitCode !== 0) return;
-          if (Date.now() > deadline) throw new Error(`sshd of ${hostName} still answers 60 s after the cut`);
-        }
+        await untilSshd(false, 60_000);
       },
-      sshBack: async (timeoutMs) => {
-        const deadline = Date.now() + timeoutMs;
-        for (;;) {
-          const r = await ssh(['true'], { timeoutMs: 10_000 }).catch(() => ({ exitCode: 255 }));
-          if (r.exitCode === 0) return;
-          if (Date.now() > deadline) throw new Error(`sshd of ${hostName} did not answer again within ${timeoutMs / 1000}s`);
-          await sleep(1000);
-        }
-      },
+      sshBack: (timeoutMs) => untilSshd(true, timeoutMs),
       sshSessions: async () => {
         // the guest logs its uptime: read it in the same command to map it onto our clock
         const sent = Date.now();

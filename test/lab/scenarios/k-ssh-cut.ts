@@ -3,7 +3,7 @@
 // (issue 11). No VM rolls back, the run completes, the content is intact. On lab-hv2, alone on
 // it: a cut is host-wide.
 import { checkMigrated, checkNewContent, Workspace } from '../harness.js';
-import { isResult, type Scenario } from './scenario.js';
+import { isResult, midResync, type Scenario } from './scenario.js';
 
 const CUT_S = 60;
 
@@ -22,7 +22,7 @@ export const sshCut: Scenario = {
     // 64 MiB at 384 KiB/s: a resync of about 3 min, longer than the cut
     ws.writeInventory({ resyncSpeedMax: '384KiB/s' });
     const proc = ws.sanshift(['run', '--yes']);
-    await ws.waitForRecord('NEW joined vm8\'s mirror', isResult('vm8', 'add-new-leg'), 600_000, proc);
+    await midResync({ ...ctx, lab }, ws, proc, t);
     await lab.cutSsh(CUT_S);
     ctx.say(`sshd of ${lab.hostName} killed for ${CUT_S} s in mid-resync`);
     await lab.sshBack(CUT_S * 1000 + 120_000);

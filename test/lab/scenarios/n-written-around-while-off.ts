@@ -4,7 +4,7 @@
 // the array disagree at the final check: NEW is never cut over stale, the copy is redone, and
 // NEW ends with the write. The VM stays off, as it was found.
 import { checkMigrated, checkNewContent, Workspace, type Write } from '../harness.js';
-import { isResult, type Scenario } from './scenario.js';
+import { isResult, midResync, type Scenario } from './scenario.js';
 
 export const writtenAroundWhileOff: Scenario = {
   id: 'n',
@@ -21,7 +21,7 @@ export const writtenAroundWhileOff: Scenario = {
     // 64 MiB at 768 KiB/s: about 85 s of copy, time to write around it
     ws.writeInventory({ resyncSpeedMax: '768KiB/s' });
     const proc = ws.sanshift(['run', '--yes']);
-    await ws.waitForRecord('NEW joined vm4\'s mirror', isResult(t.name, 'add-new-leg'), 600_000, proc);
+    await midResync(ctx, ws, proc, t);
     ctx.check('vm4 is still off: sanshift copies an off VM without starting it', (await lab.domainState(t.name)).includes('shut off'));
     const w: Write = { tag: 'w-n-around', atMiB: 40, countMiB: 2 };
     await lab.writePattern(`/dev/mapper/${t.disks[0]!.oldVolume}`, w.tag, w.atMiB, w.countMiB);
