@@ -40,7 +40,11 @@ export interface DomainDisk {
 
 /** Every `<disk>` of the domain, in document order. */
 export function listDisks(xml: string): DomainDisk[] {
-  const domain = parseDomain(xml);
+  return disksOf(parseDomain(xml));
+}
+
+/** Every `<disk>` of a parsed domain, in document order. */
+export function disksOf(domain: XmlElement): DomainDisk[] {
   return diskElements(domain).map((el) => describeDisk(el, domainNameOrUndefined(domain)));
 }
 
@@ -111,6 +115,12 @@ export function blockDiskSources(xml: string): Map<string, string> {
  */
 export function rewriteDiskSources(xml: string, newSourceByTarget: ReadonlyMap<string, string>): string {
   const domain = parseDomain(xml);
+  setDiskSources(domain, newSourceByTarget);
+  return buildXml(domain);
+}
+
+/** `rewriteDiskSources` on a parsed domain, in place; on a fault nothing is changed. */
+export function setDiskSources(domain: XmlElement, newSourceByTarget: ReadonlyMap<string, string>): void {
   const disksByTarget = new Map<string, XmlElement[]>();
   for (const el of diskElements(domain)) {
     const target = targetOf(el);
@@ -137,5 +147,4 @@ export function rewriteDiskSources(xml: string, newSourceByTarget: ReadonlyMap<s
   if (faults.length > 0) throw new DiskTargetError(domainNameOrUndefined(domain) ?? '?', faults);
 
   for (const [source, newDev] of sourcesToChange) source.attributes['dev'] = newDev;
-  return buildXml(domain);
 }

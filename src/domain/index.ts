@@ -1,11 +1,13 @@
 // The domain XML layer: parse and build, disks and their sources, sanshift's metadata, comparison.
-export { parseXml, buildXml, type XmlElement, type XmlText, type XmlNode } from './xml.js';
+export { parseXml, buildXml, cloneElement, type XmlElement, type XmlText, type XmlNode } from './xml.js';
 export { parseDomain, domainIdentity, hasGuestAgentChannel, GUEST_AGENT_CHANNEL, type DomainIdentity } from './identity.js';
-export { listDisks, blockDiskSources, rewriteDiskSources, DiskDevice, DiskType, type DomainDisk } from './disks.js';
+export { listDisks, disksOf, blockDiskSources, rewriteDiskSources, setDiskSources, DiskDevice, DiskType, type DomainDisk } from './disks.js';
 export {
   readMigrationMetadata,
   writeMigrationMetadata,
   removeMigrationMetadata,
+  setMigrationRecord,
+  dropMigrationRecord,
   MIGRATION_NAMESPACE,
   MIGRATION_PREFIX,
   type MigrationMetadata,

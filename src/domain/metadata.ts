@@ -59,6 +59,12 @@ export function readMigrationMetadata(xml: string): MigrationMetadata | null {
  * `<metadata>` is created where libvirt puts it). */
 export function writeMigrationMetadata(xml: string, meta: MigrationMetadata): string {
   const domain = parseDomain(xml);
+  setMigrationRecord(domain, meta);
+  return buildXml(domain);
+}
+
+/** `writeMigrationMetadata` on a parsed domain, in place. */
+export function setMigrationRecord(domain: XmlElement, meta: MigrationMetadata): void {
   const indent = isIndented(domain);
   const record = encode(meta);
   const found = findOurs(domain);
@@ -68,7 +74,7 @@ export function writeMigrationMetadata(xml: string, meta: MigrationMetadata): st
     const at = childElements(first.metadata).indexOf(first.element);
     for (const old of found) removeChildElement(old.metadata, old.element);
     insertChildElement(first.metadata, record, { depth: 1, indent, beforeElementIndex: at });
-    return buildXml(domain);
+    return;
   }
   let metadata = firstChild(domain, 'metadata');
   if (metadata === undefined) {
@@ -76,18 +82,22 @@ export function writeMigrationMetadata(xml: string, meta: MigrationMetadata): st
     insertChildElement(domain, metadata, { depth: 0, indent, beforeElementIndex: metadataPosition(domain) });
   }
   insertChildElement(metadata, record, { depth: 1, indent });
-  return buildXml(domain);
 }
 
 /** Returns the domain XML without our record; an emptied `<metadata>` goes too. */
 export function removeMigrationMetadata(xml: string): string {
   const domain = parseDomain(xml);
+  dropMigrationRecord(domain);
+  return buildXml(domain);
+}
+
+/** `removeMigrationMetadata` on a parsed domain, in place. */
+export function dropMigrationRecord(domain: XmlElement): void {
   for (const { metadata, element: ours } of findOurs(domain)) {
     removeChildElement(metadata, ours);
     const onlyWhitespaceLeft = metadata.children.every((c) => c.kind === 'text' && c.text.trim() === '');
     if (onlyWhitespaceLeft) removeChildElement(domain, metadata);
   }
-  return buildXml(domain);
 }
 
 interface FoundRecord {

@@ -1,7 +1,7 @@
 // Which disks of a VM move, and where: from the inventory's explicit `disks` or its mapping
 // rules, checked against the domain's own definition. Pure.
 import { createHash } from 'node:crypto';
-import { listDisks, type DomainDisk } from '../domain/index.js';
+import { disksOf, listDisks, type DomainDisk, type XmlElement } from '../domain/index.js';
 import { newVolumeFor } from '../inventory/mapping.js';
 import type { MappingRule, VmSpec } from '../inventory/types.js';
 import { InputErrorCode, type Problem } from '../util/errors.js';
@@ -41,8 +41,8 @@ function whyNotMovable(d: DomainDisk): string | undefined {
 
 /** Resolves the disks of one VM. `vm.disks` explicit: exactly those targets, each must be a
  * movable block disk. Omitted: every movable block disk, through the mapping rules. */
-export function resolveDisks(vm: VmSpec, persistentXml: string, mapping: readonly MappingRule[]): ResolvedDisks {
-  const domainDisks = listDisks(persistentXml);
+export function resolveDisks(vm: VmSpec, persistent: string | XmlElement, mapping: readonly MappingRule[]): ResolvedDisks {
+  const domainDisks = typeof persistent === 'string' ? listDisks(persistent) : disksOf(persistent);
   const problems: Problem[] = [];
   const disks: DiskPlan[] = [];
   const untouched: ResolvedDisks['untouched'] = [];

@@ -2,6 +2,7 @@
 // definition, resolves its disks, computes its steps, then runs preflight host by host.
 // Every problem is collected, nothing is changed; the caller decides how to render and exit.
 import PQueue from 'p-queue';
+import { parseDomain } from '../domain/index.js';
 import { probeHost } from '../host/probe.js';
 import type { CommandRunner } from '../host/runner.js';
 import type { Hypervisor } from '../hypervisor/port.js';
@@ -136,9 +137,11 @@ export async function planFleet(inv: Inventory, ports: PlanPorts, options: PlanO
             // A migration under way may have moved the definition already (T2): plan from the
             // definition it started from, which the journal keeps.
             const planFrom = past?.originalXml ?? persistentXml;
-            const resolved = resolveDisks(vm, planFrom, inv.mapping);
+            // one parse for the disks and every definition
+            const domain = parseDomain(planFrom);
+            const resolved = resolveDisks(vm, domain, inv.mapping);
             problems.push(...resolved.problems.map((p) => ({ ...p, at: { file: inv.file, ...p.at, ...(p.at?.path === undefined ? {} : { line: inv.lineOf(p.at.path) ?? inv.lineOf(['vms', vm.index]) }) } })));
-            const defs = definitionsFor(planFrom, resolved.disks, options.runId);
+            const defs = definitionsFor(domain, resolved.disks, options.runId);
             hostPlans.push({
               name: vm.name,
               host: hostName,
