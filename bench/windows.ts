@@ -29,6 +29,8 @@ export interface EngineFleetSpec {
   mirrorsPerHost: number;
   downWindows: number;
   pollInterval: string;
+  /** each host's `simulate:` latencies, written into the inventory (the CLI paths read them there) */
+  latency?: { sessionMs: number; libvirtCallMs: number };
 }
 
 const TARGETS = ['vda', 'vdb', 'vdc'];
@@ -57,7 +59,8 @@ ${TARGETS.slice(0, disks).map((t) => `      <disk type='block' device='disk'><so
       vmsYaml.push(`  - name: ${name}\n    host: hv${h}\n    simulate: { sizes: { ${sizes.join(', ')} } }`);
     }
     writeFileSync(join(dir, `hv${h}.xml`), `<node>\n${domains.join('\n')}\n</node>\n`);
-    hostsYaml.push(`  hv${h}:\n    testDriverNode: hv${h}.xml\n    shell: simulated`);
+    const latency = spec.latency === undefined ? '' : `\n    simulate: { sessionLatency: ${spec.latency.sessionMs}ms, libvirtLatency: ${spec.latency.libvirtCallMs}ms }`;
+    hostsYaml.push(`  hv${h}:\n    testDriverNode: hv${h}.xml\n    shell: simulated${latency}`);
   }
   const yaml = `hosts:\n${hostsYaml.join('\n')}\nvms:\n${vmsYaml.join('\n')}
 mapping:

@@ -38,9 +38,23 @@ export interface DomainDisk {
   shareable: boolean;
 }
 
+/** The disks of recently read definitions, by their text. A fleet's plan reads each domain's
+ * disks in several places (the in-use index, the preflight, a rehearsal's volumes, status):
+ * one parse serves them all. Sized for a fleet: a few hundred bytes a domain, and the keys
+ * are the strings the callers hold anyway. */
+const disksByText = new Map<string, readonly DomainDisk[]>();
+const DISKS_BY_TEXT_MAX = 16_384;
+
 /** Every `<disk>` of the domain, in document order. */
 export function listDisks(xml: string): DomainDisk[] {
-  return disksOf(parseDomain(xml));
+  let disks = disksByText.get(xml);
+  if (disks === undefined) {
+    // frozen: every caller shares them; a new array each time, so a caller may sort or filter its own
+    disks = disksOf(parseDomain(xml)).map((d) => Object.freeze(d));
+    if (disksByText.size >= DISKS_BY_TEXT_MAX) disksByText.delete(disksByText.keys().next().value!);
+    disksByText.set(xml, disks);
+  }
+  return [...disks];
 }
 
 /** Every `<disk>` of a parsed domain, in document order. */

@@ -61,10 +61,14 @@ export class Connections implements PlanPorts {
   private readonly trackedRunners = new Map<string, CommandRunner>();
   private readonly wrapped = new Map<string, Hypervisor>();
 
+  /** the clock's time when this Connections was made: a rehearsal command's start */
+  private readonly openedAt: number;
+
   constructor(
     readonly inventory: Inventory,
     private readonly options: ConnectionOptions,
   ) {
+    this.openedAt = options.clock.now();
     const t = inventory.policy.timeouts;
     this.pool = options.pool ?? HypervisorPool.withLimits({ callMs: t.libvirtCallMs, startMs: t.startMs, callsAtOnce: 8 });
     this.simulated = options.simulated ?? new Map();
@@ -86,6 +90,13 @@ export class Connections implements PlanPorts {
     return join(this.options.rehearsalDir, `${host.name}.node.xml`);
   }
 
+  /** What a rehearsal host's commands and calls cost: the host's own `simulate:` latencies,
+   * else the costs this Connections was made with (benchmarks), else nothing. */
+  private costsOf(host: HostSpec): SimulatedCosts {
+    if (host.simulatedLatency !== undefined) return { commandMs: host.simulatedLatency.sessionMs, libvirtCallMs: host.simulatedLatency.libvirtCallMs };
+    return this.options.costs ?? { commandMs: 0, libvirtCallMs: 0 };
+  }
+
   hypervisor(host: HostSpec): Hypervisor {
     let w = this.wrapped.get(host.name);
     if (w === undefined) {
@@ -93,7 +104,7 @@ export class Connections implements PlanPorts {
       const hv = tracked(this.pool.get(host.name, uri), this.options.clock);
       // a real host answers what the binding cannot ask (shutdown modes, guest-ping) with virsh
       const real = isTestUri(uri) ? hv : new VirshOnHost(hv, () => this.trackedRunner(host));
-      w = host.shell !== 'simulated' ? real : new RehearsalHypervisor(hv, () => this.simulated.get(host.name), this.options.clock, this.options.guestTimes ?? { shutdownMs: 0, bootMs: 0 }, this.options.costs?.libvirtCallMs ?? 0);
+      w = host.shell !== 'simulated' ? real : new RehearsalHypervisor(hv, () => this.simulated.get(host.name), this.options.clock, this.options.guestTimes ?? { shutdownMs: 0, bootMs: 0 }, this.costsOf(host).libvirtCallMs);
       this.wrapped.set(host.name, w);
     }
     return w;
@@ -156,7 +167,7 @@ export class Connections implements PlanPorts {
   private async simulatedHost(host: HostSpec): Promise<SimulatedHost> {
     const known = this.simulated.get(host.name);
     if (known !== undefined) return known;
-    const costMs = this.options.costs?.commandMs ?? 0;
+    const costMs = this.costsOf(host).commandMs;
     const sim = new SimulatedHost({ host: host.name, now: () => this.options.clock.now(), ...(costMs > 0 ? { commandCostMs: costMs, sleep: (ms: number) => this.options.clock.sleep(ms) } : {}) });
     const savedVolumes = this.savedNodeFile(host)?.replace(/\.node\.xml$/, '.volumes.json');
     const volumes =
@@ -184,6 +195,11 @@ export class Connections implements PlanPorts {
    * like a host reboot in mid-resync.)
    */
   private async saveRehearsal(): Promise<void> {
+    if (this.options.rehearsalDir !== undefined) {
+      mkdirSync(this.options.rehearsalDir, { recursive: true });
+      const time: RehearsalTime = { commandStartedAtMs: this.openedAt, commandEndedAtMs: this.options.clock.now() };
+      writeFileSync(join(this.options.rehearsalDir, REHEARSAL_TIME_FILE), `${JSON.stringify(time)}\n`);
+    }
     for (const host of Object.values(this.inventory.hosts)) {
       const file = this.savedNodeFile(host);
       if (file === undefined || !this.wrapped.has(host.name)) continue;
@@ -203,6 +219,26 @@ export class Connections implements PlanPorts {
 }
 
 const TEST_NS = 'http://libvirt.org/schemas/domain/test/1.0';
+
+/** A rehearsal's virtual time, kept between its commands: the next command's clock starts where
+ * the last one ended (or now, if later), so a `status` after a rehearsed run of hours sees the
+ * run's records in its past. The last command's span is also what it cost on its hosts. */
+export interface RehearsalTime {
+  commandStartedAtMs: number;
+  commandEndedAtMs: number;
+}
+
+const REHEARSAL_TIME_FILE = 'clock.json';
+
+/** The rehearsal time the last command left in `rehearsalDir`, or null. */
+export function readRehearsalTime(rehearsalDir: string): RehearsalTime | null {
+  try {
+    const t = JSON.parse(readFileSync(join(rehearsalDir, REHEARSAL_TIME_FILE), 'utf8')) as Partial<RehearsalTime>;
+    return typeof t.commandStartedAtMs === 'number' && typeof t.commandEndedAtMs === 'number' ? { commandStartedAtMs: t.commandStartedAtMs, commandEndedAtMs: t.commandEndedAtMs } : null;
+  } catch {
+    return null;
+  }
+}
 
 /** The volumes a simulated host has: every block source of its domains (the old SAN) and
  * every new volume the inventory maps them to, each the size the inventory gives. */

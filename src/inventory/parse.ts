@@ -263,6 +263,10 @@ function readHosts(raw: RawInventory, folder: string, options: ParseOptions, at:
     // ssh expands ~ itself; other relative paths are relative to the inventory, like every path in it
     if (h.identityFile !== undefined) spec.sshIdentityFile = h.identityFile.startsWith('~') ? h.identityFile : path.resolve(folder, h.identityFile);
     if (sshOptions !== undefined) spec.sshOptions = sshOptions;
+    if (h.simulate !== undefined) {
+      if (shell !== 'simulated') invalid(problems, `simulate: is for rehearsal hosts, and host ${name} is shell: ${shell}`, 'remove simulate:, or make the host a rehearsal host with shell: simulated', where('simulate'));
+      else spec.simulatedLatency = { sessionMs: h.simulate.sessionLatency ?? 0, libvirtCallMs: h.simulate.libvirtLatency ?? 0 };
+    }
     hosts[name] = spec;
   }
   return hosts;

@@ -35,6 +35,8 @@ export const hostSchema = z.strictObject({
   identityFile: text.optional(),
   sshOptions: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()], { error: 'expected a single value' })).optional(),
   sudo: z.boolean().optional(),
+  // a rehearsal host (shell: simulated) that answers as slowly as a far or loaded real one
+  simulate: z.strictObject({ sessionLatency: duration.optional(), libvirtLatency: duration.optional() }).optional(),
 });
 
 // YAML reads `3` or `true` as a number or boolean; in an argv they mean the text

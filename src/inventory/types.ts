@@ -18,6 +18,9 @@ export interface HostSpec {
   sshOptions?: Record<string, string>;
   /** prefix host commands with `sudo -n` */
   sudo: boolean;
+  /** shell: simulated only: what each host command (one ssh session) and each libvirt call
+   * costs on the rehearsal's clock, to rehearse against far or loaded hosts */
+  simulatedLatency?: { sessionMs: number; libvirtCallMs: number };
 }
 
 export interface VmSpec {

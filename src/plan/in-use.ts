@@ -3,6 +3,7 @@
 // through one of its SCSI paths; on another host that sees the same LUN, under any name at all.
 // So each host's domains' disk sources are resolved on that host (one probe) and compared with
 // NEW by device (kernel name, partitions) on NEW's own host and by LUN id on every host.
+import PQueue from 'p-queue';
 import { listDisks } from '../domain/index.js';
 import { deviceOf, lunIdOf, type DeviceFacts, type HostSnapshot } from '../host/probe.js';
 import type { Hypervisor } from '../hypervisor/port.js';
@@ -33,6 +34,9 @@ export interface HostUses {
   host: string;
   at: number;
   uses: DiskUse[];
+  /** each domain's persistent definition as read: a plan made at the same moment reads its
+   * VMs' definitions from here instead of asking libvirt twice */
+  definitions: Map<string, string>;
   /** the device of every probed path on that host (for partitions of a used disk) */
   snapshot: HostSnapshot;
 }
@@ -41,9 +45,12 @@ export interface HostUses {
 export async function readHostUses(reader: HostReader, now: () => number): Promise<HostUses> {
   const roster = await reader.hv.roster();
   const found: Omit<DiskUse, 'device' | 'lun'>[] = [];
+  const definitions = new Map<string, string>();
   await Promise.all(
     [...roster].map(async ([domain, id]) => {
-      const xmls: [string, boolean][] = [[await reader.hv.inactiveXml(domain), false]];
+      const persistent = await reader.hv.inactiveXml(domain);
+      definitions.set(domain, persistent);
+      const xmls: [string, boolean][] = [[persistent, false]];
       if (id !== null) xmls.push([await reader.hv.liveXml(domain), true]);
       for (const [xml, live] of xmls) {
         for (const d of listDisks(xml)) {
@@ -57,7 +64,7 @@ export async function readHostUses(reader: HostReader, now: () => number): Promi
     const device = deviceOf(snapshot, u.source);
     return { ...u, device, lun: device === null ? null : lunIdOf(device) };
   });
-  return { host: reader.name, at: now(), uses, snapshot };
+  return { host: reader.name, at: now(), uses, snapshot, definitions };
 }
 
 /** Pure: the uses of `target` (a device on host `host`) found in one host's uses. */
@@ -108,19 +115,30 @@ export class InUseIndex {
     return p;
   }
 
-  /** Refreshes every host (preflight); returns the hosts that could not be read, with why. */
-  async refreshAll(): Promise<Map<string, string>> {
+  /** Refreshes every host (preflight), at most `hostsAtOnce` at a time; returns the hosts that
+   * could not be read, with why. */
+  async refreshAll(hostsAtOnce = Number.POSITIVE_INFINITY): Promise<Map<string, string>> {
     const failed = new Map<string, string>();
+    const queue = new PQueue({ concurrency: hostsAtOnce });
     await Promise.all(
-      this.hosts.map(async (h) => {
-        try {
-          await this.read(h, 0);
-        } catch (err) {
-          failed.set(h.name, errorMessage(err));
-        }
-      }),
+      this.hosts.map((h) =>
+        queue.add(async () => {
+          try {
+            await this.read(h, 0);
+          } catch (err) {
+            failed.set(h.name, errorMessage(err));
+          }
+        }),
+      ),
     );
     return failed;
+  }
+
+  /** A domain's persistent definition as the last reading of its host found it, if that
+   * reading was taken at `notBefore` or later. */
+  definitionOf(host: string, domain: string, notBefore: number): string | undefined {
+    const known = this.known.get(host);
+    return known === undefined || known.at < notBefore ? undefined : known.definitions.get(domain);
   }
 
   /**

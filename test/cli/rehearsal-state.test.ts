@@ -1,8 +1,11 @@
 // Each CLI command opens its own libvirt test-driver connection, which starts from the node
 // file: the rehearsal must hand its simulated fleet from one command to the next.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, test } from '@jest/globals';
 import { main } from '../../src/cli/main.js';
 import { RecordingIo } from '../../src/cli/io.js';
+import { readRehearsalTime } from '../../src/engine/connections.js';
 import { rehearsalCopy } from './helpers.js';
 
 describe('a rehearsal remembers its fleet between commands', () => {
@@ -22,5 +25,39 @@ describe('a rehearsal remembers its fleet between commands', () => {
     expect(await main(['rollback', '-i', inventory, 'db1', '--reverse', '--yes'], back)).toBe(0);
     expect(back.stdout).toMatch(/build \/dev\/md\/ss-db1-vda over \/dev\/mapper\/new-db1/);
     expect(back.stdout).toMatch(/db1\s+done/);
+  });
+});
+
+describe("a rehearsal's time", () => {
+  test('carries on between commands, and its hosts answer as slowly as their simulate: says', async () => {
+    const { dir, inventory } = rehearsalCopy();
+    writeFileSync(inventory, readFileSync(inventory, 'utf8').replace(/(\n {4}shell: simulated)/, '$1\n    simulate: { sessionLatency: 250ms, libvirtLatency: 40ms }'));
+    const rehearsal = join(dir, '.sanshift', 'rehearsal');
+
+    expect(await main(['plan', '-i', inventory, 'db1', '--json'], new RecordingIo())).toBe(0);
+    const plan = readRehearsalTime(rehearsal)!;
+    // the in-use probe and the preflight probe are sessions; the reads are libvirt calls
+    expect(plan.commandEndedAtMs - plan.commandStartedAtMs).toBeGreaterThanOrEqual(2 * 250 + 2 * 40);
+
+    expect(await main(['run', '-i', inventory, 'db1', '--yes'], new RecordingIo())).toBe(0);
+    const run = readRehearsalTime(rehearsal)!;
+    expect(run.commandStartedAtMs).toBeGreaterThanOrEqual(plan.commandEndedAtMs);
+    // minutes of copy and windows pass in the rehearsal, not on the wall
+    expect(run.commandEndedAtMs - run.commandStartedAtMs).toBeGreaterThan(60_000);
+
+    // status starts where the run ended: the run's records are in its past
+    const status = new RecordingIo();
+    expect(await main(['status', '-i', inventory, 'db1', '--json'], status)).toBe(0);
+    expect(readRehearsalTime(rehearsal)!.commandStartedAtMs).toBeGreaterThanOrEqual(run.commandEndedAtMs);
+    expect(JSON.parse(status.stdout).vms[0]).toMatchObject({ vm: 'db1', phase: 'done' });
+  });
+
+  test('simulate: on a host that is not a rehearsal host is refused, naming the host', async () => {
+    const { inventory } = rehearsalCopy();
+    writeFileSync(inventory, readFileSync(inventory, 'utf8').replace(/\n {4}shell: simulated/, '\n    shell: local\n    simulate: { sessionLatency: 100ms }'));
+    const io = new RecordingIo();
+    expect(await main(['plan', '-i', inventory], io)).toBe(2);
+    expect(io.stderr).toMatch(/simulate: is for rehearsal hosts, and host hv1 is shell: local/);
+    expect(io.stderr).toMatch(/hosts\.hv1\.simulate|line \d+/);
   });
 });

@@ -1,0 +1,81 @@
+// The whole path at fleet scale (issue 14): 10,000 VMs on 500 rehearsal hosts, each host
+// answering as a far one does (100 ms per host command, 20 ms per libvirt call, on the
+// rehearsal's virtual clock), through the real command line: `main()` with the argv an
+// operator types, yargs, the inventory loader, the host reads, the rendering of the JSON.
+// For each command: the wall time of sanshift's own code, the virtual time its hosts took
+// (the rehearsal's clock, kept in the state folder), and the process's peak RSS.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main } from '../src/cli/main.js';
+import { RecordingIo } from '../src/cli/io.js';
+import { readRehearsalTime } from '../src/engine/connections.js';
+import { writeEngineFleet } from './windows.js';
+
+export interface CommandFigures {
+  exitCode: number;
+  /** wall time of the whole command, code and virtual waits alike */
+  wallMs: number;
+  /** CPU time of the process (every thread: libvirt's workers too), less sensitive to a busy machine than the wall */
+  cpuMs: number;
+  /** virtual time the hosts took: the rehearsal clock's advance during the command */
+  hostMs: number;
+  /** peak RSS of the process so far */
+  peakRssMB: number;
+  outputMB: number;
+}
+
+async function command(argv: string[], rehearsalDir: string): Promise<CommandFigures> {
+  const io = new RecordingIo();
+  const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  const exitCode = await main(argv, io, {});
+  const wallMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  if (exitCode !== 0) throw new Error(`sanshift ${argv.join(' ')} exited ${exitCode}: ${io.stderr.slice(0, 2000)}`);
+  const time = readRehearsalTime(rehearsalDir);
+  if (time === null) throw new Error(`sanshift ${argv[0]} left no rehearsal time in ${rehearsalDir}`);
+  return {
+    exitCode,
+    wallMs: Math.round(wallMs),
+    cpuMs: Math.round((cpu.user + cpu.system) / 1000),
+    hostMs: time.commandEndedAtMs - time.commandStartedAtMs,
+    peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
+    outputMB: Number((io.stdout.length / 1024 / 1024).toFixed(1)),
+  };
+}
+
+export interface FleetPathFigures {
+  vms: number;
+  hosts: number;
+  plan: CommandFigures;
+  status: CommandFigures;
+}
+
+/** `plan --json`, then `status --json`, of `hosts` × `vmsPerHost` VMs. */
+export async function benchFleetPath(hosts: number, vmsPerHost: number): Promise<FleetPathFigures> {
+  const dir = mkdtempSync(join(tmpdir(), 'sanshift-fleet-path-'));
+  try {
+    const file = writeEngineFleet(dir, {
+      hosts,
+      vmsPerHost,
+      disks: [1, 2],
+      sizesGiB: [20, 40, 80],
+      mirrorsPerHost: 8,
+      downWindows: 50,
+      pollInterval: '30s',
+      latency: { sessionMs: 100, libvirtCallMs: 20 },
+    });
+    const rehearsalDir = join(dir, '.sanshift', 'rehearsal');
+    const plan = await command(['plan', '-i', file, '--json'], rehearsalDir);
+    const status = await command(['status', '-i', file, '--json'], rehearsalDir);
+    return { vms: hosts * vmsPerHost, hosts, plan, status };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const [hosts, perHost] = [Number(process.argv[2] ?? 500), Number(process.argv[3] ?? 20)];
+  console.log(JSON.stringify(await benchFleetPath(hosts, perHost)));
+}

@@ -1,0 +1,35 @@
+// Reads at fleet scale: a plan reads each VM's persistent definition from libvirt once, even with
+// its preflight (whose in-use index reads every domain of every host), and its hosts' readings
+// are bounded in number.
+import { describe, expect, it } from '@jest/globals';
+import type { Hypervisor } from '../../src/hypervisor/port.js';
+import { Fleet } from '../engine/harness.js';
+
+describe('a plan with its preflight', () => {
+  it('asks libvirt for each definition once', async () => {
+    const fleet = new Fleet();
+    const asked = new Map<string, number>();
+    fleet.hvWrapper = (hv: Hypervisor): Hypervisor =>
+      new Proxy(hv, {
+        get(target, key, receiver) {
+          if (key === 'inactiveXml') {
+            return (name: string, options?: object) => {
+              asked.set(name, (asked.get(name) ?? 0) + 1);
+              return target.inactiveXml(name, options);
+            };
+          }
+          const value: unknown = Reflect.get(target, key, receiver);
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+    fleet.restart();
+    const outcome = await fleet.plan();
+    expect(outcome.problems).toEqual([]);
+    const planned = outcome.plan.vms.map((v) => v.name);
+    expect(planned.length).toBeGreaterThan(1);
+    // the in-use index read every domain of the host; the plan took its VMs' definitions from that reading
+    for (const vm of planned) expect([vm, asked.get(vm)]).toEqual([vm, 1]);
+    // and the definitions are the ones libvirt holds
+    for (const p of outcome.plan.vms) expect(p.originalXml).toContain(`<name>${p.name}</name>`);
+  });
+});
