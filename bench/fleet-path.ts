@@ -25,8 +25,16 @@ export interface CommandFigures {
   outputMB: number;
 }
 
+/** stdout as a pipe takes it: counted and let go, as `sanshift plan --json > plan.json` would */
+class PipeIo extends RecordingIo {
+  bytes = 0;
+  override out(text: string): void {
+    this.bytes += text.length;
+  }
+}
+
 async function command(argv: string[], rehearsalDir: string): Promise<CommandFigures> {
-  const io = new RecordingIo();
+  const io = new PipeIo();
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   const exitCode = await main(argv, io, {});
@@ -41,7 +49,7 @@ async function command(argv: string[], rehearsalDir: string): Promise<CommandFig
     cpuMs: Math.round((cpu.user + cpu.system) / 1000),
     hostMs: time.commandEndedAtMs - time.commandStartedAtMs,
     peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
-    outputMB: Number((io.stdout.length / 1024 / 1024).toFixed(1)),
+    outputMB: Number((io.bytes / 1024 / 1024).toFixed(1)),
   };
 }
 

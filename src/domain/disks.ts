@@ -3,7 +3,8 @@
 
 import { DiskTargetError, DiskTargetProblem, DomainXmlError, type DiskTargetFault } from './errors.js';
 import { domainNameOrUndefined, parseDomain } from './identity.js';
-import { buildXml, childElements, firstChild, type XmlElement } from './xml.js';
+import { rememberRecord } from './metadata.js';
+import { buildXml, ByText, childElements, firstChild, type XmlElement } from './xml.js';
 
 export const DiskDevice = { disk: 'disk', cdrom: 'cdrom', floppy: 'floppy', lun: 'lun' } as const;
 /** libvirt's disk devices; an unknown future device is passed through as its string */
@@ -42,16 +43,17 @@ export interface DomainDisk {
  * disks in several places (the in-use index, the preflight, a rehearsal's volumes, status):
  * one parse serves them all. Sized for a fleet: a few hundred bytes a domain, and the keys
  * are the strings the callers hold anyway. */
-const disksByText = new Map<string, readonly DomainDisk[]>();
-const DISKS_BY_TEXT_MAX = 16_384;
+const disksByText = new ByText<readonly DomainDisk[]>(16_384);
 
 /** Every `<disk>` of the domain, in document order. */
 export function listDisks(xml: string): DomainDisk[] {
   let disks = disksByText.get(xml);
   if (disks === undefined) {
     // frozen: every caller shares them; a new array each time, so a caller may sort or filter its own
-    disks = disksOf(parseDomain(xml)).map((d) => Object.freeze(d));
-    if (disksByText.size >= DISKS_BY_TEXT_MAX) disksByText.delete(disksByText.keys().next().value!);
+    const domain = parseDomain(xml);
+    disks = disksOf(domain).map((d) => Object.freeze(d));
+    // whoever reads a definition's disks reads its record next (preflight, status): from this parse
+    rememberRecord(xml, domain);
     disksByText.set(xml, disks);
   }
   return [...disks];

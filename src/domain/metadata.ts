@@ -13,6 +13,7 @@
 import { DomainXmlError } from './errors.js';
 import { domainNameOrUndefined, parseDomain } from './identity.js';
 import {
+  ByText,
   buildXml,
   childElements,
   element,
@@ -44,9 +45,33 @@ export interface MigrationMetadata {
   updatedAt?: string;
 }
 
+/** The records of recently read definitions, by their text (see listDisks: the preflight and
+ * status read the record of every VM of a fleet, from definitions already parsed for their disks). */
+const recordByText = new ByText<MigrationMetadata | null>(16_384);
+
 /** sanshift's migration record in the domain XML, or null when there is none. */
 export function readMigrationMetadata(xml: string): MigrationMetadata | null {
-  const domain = parseDomain(xml);
+  let meta = recordByText.get(xml);
+  if (meta === undefined) {
+    meta = recordOf(parseDomain(xml));
+    recordByText.set(xml, meta);
+  }
+  // each caller gets its own copy to keep
+  return meta === null ? null : { ...meta, disks: meta.disks.map((d) => ({ ...d })) };
+}
+
+/** Keeps the record of `xml`, whose tree a caller parsed for another reason (listDisks), so that
+ * reading the record next costs no parse. A malformed record is not kept: its reader gets the error. */
+export function rememberRecord(xml: string, domain: XmlElement): void {
+  if (recordByText.has(xml)) return;
+  try {
+    recordByText.set(xml, recordOf(domain));
+  } catch {
+    // not kept
+  }
+}
+
+function recordOf(domain: XmlElement): MigrationMetadata | null {
   const found = findOurs(domain);
   const ours = found[0];
   if (ours === undefined) return null;

@@ -63,12 +63,31 @@ const PARSER_OPTIONS: xml2js.ParserOptions = {
   strict: true,
 };
 
+/** What was computed from recent documents, by their text, the oldest forgotten first. The
+ * keys are the strings callers hold anyway; equal texts from two reads hash alike. */
+export class ByText<T> {
+  private readonly known = new Map<string, T>();
+  constructor(private readonly max: number) {}
+
+  get(text: string): T | undefined {
+    return this.known.get(text);
+  }
+
+  has(text: string): boolean {
+    return this.known.has(text);
+  }
+
+  set(text: string, value: T): void {
+    if (this.known.size >= this.max) this.known.delete(this.known.keys().next().value!);
+    this.known.set(text, value);
+  }
+}
+
 /** The last few documents parsed. The engine reads one definition through several string
  * functions in a row (disks, metadata, a rewrite); xml2js takes ~0.2 ms a parse, a clone a few
  * microseconds. Callers get their own copy, since they edit the tree. (Planning parses each
  * definition once and edits the tree itself: plan/vm-steps.ts.) */
-const recentlyParsed = new Map<string, XmlElement>();
-const RECENT_MAX = 8;
+const recentlyParsed = new ByText<XmlElement>(8);
 
 /** Parses an XML document into its root element. Throws DomainXmlError on malformed XML,
  * including content after the root element (which xml2js alone would silently drop). */
@@ -76,7 +95,6 @@ export function parseXml(xml: string): XmlElement {
   const known = recentlyParsed.get(xml);
   if (known !== undefined) return cloneElement(known);
   const parsed = parseUncached(xml);
-  if (recentlyParsed.size >= RECENT_MAX) recentlyParsed.delete(recentlyParsed.keys().next().value!);
   recentlyParsed.set(xml, cloneElement(parsed));
   return parsed;
 }

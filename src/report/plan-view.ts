@@ -237,15 +237,29 @@ export function expectedDownOf(section: BundlesSection): Map<string, ExpectedDow
 
 /** `inventory` adds each VM's `policy`, `policySources`, `groups` and `expectedDown`, and `bundles` (BundlesSection). */
 export function renderPlanJson(plan: Plan, problems: readonly Problem[], inventory?: Inventory, options: PlanViewOptions = {}): string {
+  return [...planJsonChunks(plan, problems, inventory, options)].join('');
+}
+
+/** The plan's JSON (docs/plan-json.md) in pieces, one VM at a time, the same text as one
+ * JSON.stringify(…, null, 2) of it: 10,000 VMs' plan is about 100 MB of JSON, which a command
+ * writes out as it goes instead of holding it whole. */
+export function* planJsonChunks(plan: Plan, problems: readonly Problem[], inventory?: Inventory, options: PlanViewOptions = {}): Generator<string> {
   const section = inventory === undefined ? undefined : bundlesOfPlan(inventory, plan, options);
   const specs = new Map((inventory?.vms ?? []).map((v) => [v.name, v]));
   const downAt = section !== undefined && 'bundles' in section ? expectedDownOf(section) : new Map<string, ExpectedDown>();
-  const vms = plan.vms.map(({ originalXml: _original, ...vm }) => {
+  const vmJson = ({ originalXml: _original, ...vm }: Plan['vms'][number]) => {
     const spec = specs.get(vm.name);
     if (spec === undefined) return vm;
     return { ...vm, groups: spec.groups, policy: printablePolicy(spec.policy), policySources: spec.policySources, ...(downAt.has(vm.name) ? { expectedDown: downAt.get(vm.name) } : {}) };
-  });
+  };
   const bundles = section !== undefined && 'bundles' in section ? { bundles: section } : {};
   const all = section !== undefined && 'problems' in section ? [...problems, ...section.problems] : problems;
-  return `${JSON.stringify({ inventory: plan.inventory, createdAt: plan.createdAt, vms, ...bundles, problems: all }, null, 2)}\n`;
+  // a value nested `depth` levels deep, as JSON.stringify(…, null, 2) indents it (JSON text holds
+  // no raw newline inside a string, so every newline is one of the layout)
+  const nested = (value: unknown, depth: number) => JSON.stringify(value, null, 2).replace(/\n/g, `\n${'  '.repeat(depth)}`);
+  yield `{\n  "inventory": ${nested(plan.inventory, 1)},\n  "createdAt": ${nested(plan.createdAt, 1)},\n  "vms": [`;
+  for (let i = 0; i < plan.vms.length; i++) yield `${i === 0 ? '' : ','}\n    ${nested(vmJson(plan.vms[i]!), 2)}`;
+  yield plan.vms.length === 0 ? ']' : '\n  ]';
+  for (const [key, value] of Object.entries({ ...bundles, problems: all })) yield `,\n  ${JSON.stringify(key)}: ${nested(value, 1)}`;
+  yield '\n}\n';
 }
