@@ -4,7 +4,8 @@
 // commands that resolve it. It reads, and runs nothing it prints.
 import { hostname } from 'node:os';
 import type { Argv } from 'yargs';
-import { diagnose, factsByVm, type DoctorNote, type DoctorReport, type Finding, type Fix } from '../engine/doctor.js';
+import { factsByVm } from '../engine/facts.js';
+import { diagnose, type DoctorNote, type DoctorReport, type Finding, type Fix } from '../engine/doctor.js';
 import { scanFleet, type HostFigures } from '../engine/doctor-scan.js';
 import { readAllJournals } from '../engine/journal.js';
 import { processAlive, readClaims } from '../engine/lock.js';

@@ -8,7 +8,7 @@ import { deviceOf, lunIdOf, mirrorStateIn, resolvedPath, type DeviceFacts, type 
 import type { Inventory, VmSpec } from '../inventory/types.js';
 import { mirrorPathFor, resolveDisks } from '../plan/disks.js';
 import { isSafeDevicePath, isSafeDomainName } from '../util/validate.js';
-import { factsOf, type MigrationFacts } from './facts.js';
+import { factsByVm, type MigrationFacts } from './facts.js';
 import type { JournalRecord } from './journal.js';
 import type { ClaimFile } from './lock.js';
 
@@ -132,22 +132,6 @@ export interface KnownDisk {
   inventory: boolean;
 }
 
-/** Each VM's journal facts, the records folded once per VM (a fleet's journals are large). */
-export function factsByVm(records: readonly JournalRecord[]): (vm: string) => MigrationFacts {
-  const byVm = new Map<string, JournalRecord[]>();
-  for (const r of records) {
-    if (!('vm' in r)) continue;
-    let list = byVm.get(r.vm);
-    if (list === undefined) byVm.set(r.vm, (list = []));
-    list.push(r);
-  }
-  const cache = new Map<string, MigrationFacts>();
-  return (vm) => {
-    let f = cache.get(vm);
-    if (f === undefined) cache.set(vm, (f = factsOf(byVm.get(vm) ?? [], vm)));
-    return f;
-  };
-}
 
 /** Each definition parsed once: a fleet's scan holds tens of thousands, and parsing is most of
  * what judging them costs. */

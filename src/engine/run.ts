@@ -13,7 +13,7 @@ import type { Connections } from './connections.js';
 import { Coordinator, type Admission } from './coordinator.js';
 import { RunHalt } from './halt.js';
 import type { EventSink } from './events.js';
-import { factsOf, resumeStageOf } from './facts.js';
+import { factsByVm, recordsByVm, resumeStageOf } from './facts.js';
 import { deadHere, describeOwner, LEASE_RENEW_MS, LEASE_TTL_SECONDS, leases, ownerWord, type HeldLease } from '../host/leases.js';
 import { deviceOf } from '../host/probe.js';
 import { hostReaders, REMOTE_IN_USE_MAX_AGE_MS } from '../plan/fleet-plan.js';
@@ -64,9 +64,9 @@ export interface RunSummary {
 
 /** What earlier journals say of each VM, in the form the planner reads. */
 export function historyReader(stateDir: string): (vm: string) => VmHistory | undefined {
-  const records = readAllJournals(stateDir);
+  const factsOfVm = factsByVm(readAllJournals(stateDir));
   return (vm) => {
-    const f = factsOf(records, vm);
+    const f = factsOfVm(vm);
     if (f.originalXml === null) return undefined;
     const underWay = f.outcome === null || f.outcome === 'failed';
     return { originalXml: underWay ? f.originalXml : null, migrated: f.outcome === 'done', completedFromXml: f.outcome === 'done' ? f.originalXml : null };
@@ -96,6 +96,8 @@ export async function runFleet(o: FleetRunOptions): Promise<RunSummary> {
   });
 
   const history: JournalRecord[] = readAllJournals(o.stateDir);
+  // each VM gets its own records: filtering the fleet's journals once per VM is quadratic
+  const historyOf = recordsByVm(history);
   const journal = new Journal(o.stateDir, o.runId, () => o.clock.now());
   const rehearsal = o.connections.rehearsal;
   journal.append({ kind: 'run-started', inventory: o.inventory.file, vms: claimed.map((v) => v.name), pid: process.pid, hostname: hostname(), rehearsal });
@@ -120,7 +122,7 @@ export async function runFleet(o: FleetRunOptions): Promise<RunSummary> {
     stoppedBy = () => halt.current()?.reason ?? budget?.stopped ?? null;
     await Promise.all(
       claimed.map(async (vm) => {
-        const outcome = await runOne(o, vm, specs.get(vm.name)?.policy ?? o.inventory.policy, journal, history, observers.get(vm.host)!, inUse, coordinator, leaseHosts.get(vm.host)!.get(vm.name)!);
+        const outcome = await runOne(o, vm, specs.get(vm.name)?.policy ?? o.inventory.policy, journal, historyOf.get(vm.name) ?? [], observers.get(vm.host)!, inUse, coordinator, leaseHosts.get(vm.host)!.get(vm.name)!);
         observers.get(vm.host)?.unregister(vm.name);
         leaseHosts.get(vm.host)?.delete(vm.name);
         results.push({ vm: vm.name, host: vm.host, outcome });
@@ -165,7 +167,8 @@ async function observersFor(o: FleetRunOptions, vms: readonly VmPlan[]): Promise
 function coordinatorFor(o: FleetRunOptions, vms: readonly VmPlan[], history: readonly JournalRecord[], admission: Admission): Coordinator | undefined {
   if (vms.length === 0) return undefined;
   const diskOf = new Map(vms.flatMap((v) => v.disks.map((d) => [`${v.name}/${d.target}`, { mirror: d.mirror, old: d.old, new: d.new }] as const)));
-  const resume = new Map(vms.map((vm) => [vm.name, resumeStageOf(factsOf(history, vm.name))] as const));
+  const factsOfVm = factsByVm(history);
+  const resume = new Map(vms.map((vm) => [vm.name, resumeStageOf(factsOfVm(vm.name))] as const));
   return new Coordinator(
     fleetVmsFromPlan(o.inventory, { ...o.plan, vms: [...vms] }, { defaultSizeBytes: UNKNOWN_DISK_SIZE_BYTES }),
     o.inventory.limits,

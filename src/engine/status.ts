@@ -2,9 +2,10 @@
 // never stored. Pure apart from `observeFleet`, which reads the hosts.
 import type { Inventory } from '../inventory/types.js';
 import type { VmPlan } from '../plan/types.js';
+import { HOSTS_AT_ONCE } from '../plan/fleet-plan.js';
 import { errorMessage } from '../util/errors.js';
 import type { Connections } from './connections.js';
-import { factsOf, type MigrationFacts } from './facts.js';
+import { factsByVm, type MigrationFacts } from './facts.js';
 import type { JournalRecord } from './journal.js';
 import PQueue from 'p-queue';
 import { probeHost, type HostSnapshot } from '../host/probe.js';
@@ -64,8 +65,6 @@ export function phaseOf(obs: Observation | null, facts: MigrationFacts): Pick<Vm
   return { phase: facts.originalXml === null ? VmPhase.notStarted : VmPhase.t1, ...none };
 }
 
-/** Hosts read at once by `status` (each costs one probe, one listing, and a definition per VM). */
-const HOSTS_AT_ONCE = 16;
 
 /** Reads every planned VM's state: per host one probe of all its VMs' volumes and one listing of
  * its domains, hosts in parallel; one failure does not hide the others. */
@@ -73,6 +72,7 @@ export async function observeFleet(inv: Inventory, connections: Connections, pla
   const byHost = new Map<string, VmPlan[]>();
   for (const p of plans) if (p.done !== true) byHost.set(p.host, [...(byHost.get(p.host) ?? []), p]);
   const found = new Map<string, VmStatus>();
+  const factsOfVm = factsByVm(records);
   const queue = new PQueue({ concurrency: HOSTS_AT_ONCE });
   await Promise.all(
     [...byHost].map(([hostName, vms]) =>
@@ -89,7 +89,7 @@ export async function observeFleet(inv: Inventory, connections: Connections, pla
         }
         await Promise.all(
           vms.map(async (p) => {
-            const facts = factsOf(records, p.name);
+            const facts = factsOfVm(p.name);
             try {
               const st = await hv.lookup(p.name);
               if (st === null) {

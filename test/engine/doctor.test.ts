@@ -5,7 +5,8 @@
 import { hostname } from 'node:os';
 import { describe, expect, it } from '@jest/globals';
 import { listDisks } from '../../src/domain/index.js';
-import { diagnose, factsByVm, FindingKind, type DoctorReport, type Finding } from '../../src/engine/doctor.js';
+import { diagnose, FindingKind, type DoctorReport, type Finding } from '../../src/engine/doctor.js';
+import { factsByVm } from '../../src/engine/facts.js';
 import { scanFleet } from '../../src/engine/doctor-scan.js';
 import { readAllJournals, type JournalRecord } from '../../src/engine/journal.js';
 import { readClaims, type ClaimFile } from '../../src/engine/lock.js';
