@@ -78,9 +78,10 @@ export async function statusCommand(args: StatusArgs, io: Io): Promise<number> {
   try {
     const now = session.clock.now();
     const vms = selectedNames(session.inventory, args.vm, args.selection ?? { limit: [], exclude: [], failed: false }, session.stateDir);
-    const outcome = await planFleet(session.inventory, session.connections, { vms, runId: 'status', now: new Date(now), history: historyReader(session.stateDir), withoutPreflight: true });
+    const outcome = await planFleet(session.inventory, session.connections, { vms, runId: 'status', now: new Date(now), history: historyReader(session.stateDir), disksOnly: true });
     const records = readAllJournals(session.stateDir);
-    const rows = await observeFleet(session.inventory, session.connections, outcome.plan.vms.filter((v) => v.steps.length > 0 || v.done === true), records);
+    // every VM gets a row: one on a host that could not be read shows as unknown, with why
+    const rows = await observeFleet(session.inventory, session.connections, outcome.plan.vms, records);
     const pause = pauseStatus(readPause(session.stateDir), records);
     const pace = runPace(records, now);
     if (args.json) io.out(`${JSON.stringify({ ...(pause === null ? {} : { pause }), vms: rows, run: pace }, null, 2)}\n`);

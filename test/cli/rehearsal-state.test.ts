@@ -61,3 +61,18 @@ describe("a rehearsal's time", () => {
     expect(io.stderr).toMatch(/hosts\.hv1\.simulate|line \d+/);
   });
 });
+
+describe('status of a fleet with a host that cannot be read', () => {
+  test("its VMs get rows, unknown, with why; the others' rows are as usual", async () => {
+    const { inventory } = rehearsalCopy();
+    // hv2: nothing listens where its libvirt should answer
+    const text = readFileSync(inventory, 'utf8').replace(/\nvms:\n/, '\n  hv2:\n    uri: qemu+tcp://127.0.0.1:1/system\n    shell: simulated\nvms:\n  - name: lost1\n    host: hv2\n');
+    writeFileSync(inventory, text);
+    const io = new RecordingIo();
+    expect(await main(['status', '-i', inventory, '--json'], io)).toBe(1);
+    const rows = JSON.parse(io.stdout).vms as { vm: string; phase: string; lastError: string | null }[];
+    expect(rows.find((r) => r.vm === 'lost1')).toMatchObject({ phase: 'unknown' });
+    expect(rows.find((r) => r.vm === 'lost1')?.lastError).toMatch(/hv2/);
+    expect(rows.find((r) => r.vm === 'db1')).toMatchObject({ phase: 'not started' });
+  });
+});
