@@ -116,6 +116,49 @@ for (const size of [1_000, 10_000]) {
   console.log(`${size} VMs, mirrorsPerHost 4: rolling x${rolling.ratio.toFixed(4)}, naive waves x${naive.ratio.toFixed(4)}`);
 }
 
+// The bundle rule's trade-off (limits.bundleMaxSize, the operator's choice): a bundle gives a
+// service stack one outage per phase, but each member's window lasts until the whole stack is
+// down (dependents first) and up again (dependencies first). Per cap: makespan, each VM's
+// downtime (T1 + T2), and the outages a stack sees (windows per phase of its VMs' bundles).
+const bundleTradeOff: { bundleMaxSize: number; bundles: number; rollingRatio: number; worstDowntimeMin: number; p95DowntimeMin: number; meanDowntimeMin: number; outagesPerStackPerPhase: number }[] = [];
+{
+  const fleet = generateFleet({ vms: 10_000, seed: SEED });
+  const timings = (vm: { name: string }) => fleet.timings.get(vm.name) ?? DEFAULT_TIMINGS;
+  const scheduler = { seed: SEED, resyncSpeedMaxKiB: fleet.resyncSpeedMaxKiB };
+  // a stack: VMs linked by dependsOn once the hub services (DNS, LDAP ...) are set aside
+  const hubs = new Set(planBundles(fleet.vms, fleet.limits).hubs);
+  const root = new Map<string, string>();
+  const find = (v: string): string => {
+    const r = root.get(v) ?? v;
+    if (r === v) return v;
+    const top = find(r);
+    root.set(v, top);
+    return top;
+  };
+  for (const vm of fleet.vms) for (const d of vm.dependsOn) if (!hubs.has(vm.name) && !hubs.has(d)) root.set(find(vm.name), find(d));
+  const byStack = new Map<string, string[]>();
+  for (const vm of fleet.vms) if (!hubs.has(vm.name)) byStack.set(find(vm.name), [...(byStack.get(find(vm.name)) ?? []), vm.name]);
+  const stacks = [...byStack.values()].filter((m) => m.length > 1);
+  for (const bundleMaxSize of [1, 2, 4, 8]) {
+    const limits = { ...fleet.limits, bundleMaxSize };
+    const plan = planBundles(fleet.vms, limits);
+    const r = simulateFleet(fleet.vms, limits, { plan, timings, scheduler, recordTimeline: false });
+    const downs = r.downtime.map((d) => (d.t1Ms + d.t2Ms) / 60_000).sort((a, b) => a - b);
+    const outages = stacks.reduce((sum, members) => sum + new Set(members.map((v) => plan.bundleOf.get(v))).size, 0) / Math.max(1, stacks.length);
+    const row = {
+      bundleMaxSize,
+      bundles: plan.bundles.length,
+      rollingRatio: Number(r.ratio.toFixed(4)),
+      worstDowntimeMin: Number(downs[downs.length - 1]!.toFixed(1)),
+      p95DowntimeMin: Number(downs[Math.floor(downs.length * 0.95)]!.toFixed(1)),
+      meanDowntimeMin: Number((downs.reduce((a, b) => a + b, 0) / downs.length).toFixed(1)),
+      outagesPerStackPerPhase: Number(outages.toFixed(2)),
+    };
+    bundleTradeOff.push(row);
+    console.log(`10000 VMs, limits.bundleMaxSize ${bundleMaxSize}: ${row.bundles} bundles, rolling x${row.rollingRatio}, VM downtime worst ${row.worstDowntimeMin} min, p95 ${row.p95DowntimeMin} min, mean ${row.meanDowntimeMin} min; a stack of ${(stacks.reduce((a, m) => a + m.length, 0) / stacks.length).toFixed(1)} VMs on average sees ${row.outagesPerStackPerPhase} outages per phase`);
+  }
+}
+
 // The per-VM part of `sanshift plan` (disks, definitions, steps from the domain XML); the
 // fleet figures above stop at bundles and the scheduler.
 // Each VM's definition is parsed once; the parse alone (xml2js) is the floor, shown beside it.
@@ -166,5 +209,6 @@ console.log(
     windowsVsScript3Vm2s: Number(Math.max(three.longestT1Ms / threeScript.longestT1Ms, three.longestT2Ms / threeScript.longestT2Ms).toFixed(4)),
     rows,
     mirrorsPerHost4: tight,
+    bundleTradeOff,
   }),
 );
