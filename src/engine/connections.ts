@@ -2,7 +2,7 @@
 // connection per URI, one command runner per host. Hosts with `shell: simulated` get a
 // simulated md host whose volumes are derived from the domains and the inventory, and a
 // hypervisor wrapper that tells that host when a domain holds a mirror open.
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hasGuestAgentChannel, listDisks } from '../domain/index.js';
@@ -202,16 +202,23 @@ export class Connections implements PlanPorts {
     }
     for (const host of Object.values(this.inventory.hosts)) {
       const file = this.savedNodeFile(host);
-      if (file === undefined || !this.wrapped.has(host.name)) continue;
-      const hv = this.pool.get(host.name, this.uriOf(host));
-      const domains: string[] = [];
-      for (const name of await hv.listDomains()) {
-        const st = await hv.lookup(name);
-        const xml = (await hv.inactiveXml(name)).replace(/^<domain type='test'[^>]*>/, `<domain type='test' xmlns:test='${TEST_NS}'>`);
-        domains.push(st?.id === null ? xml.replace(/<\/domain>\s*$/, `  <test:runstate>5</test:runstate>\n</domain>`) : xml);
-      }
+      const used = this.wrapped.get(host.name);
+      if (file === undefined || used === undefined) continue;
       mkdirSync(this.options.rehearsalDir!, { recursive: true });
-      writeFileSync(file, `<node>\n${domains.join('\n')}\n</node>\n`);
+      if (used instanceof RehearsalHypervisor && !used.changed) {
+        // a command that changed nothing there (plan, status) does not read every domain of the
+        // host again to save it: the fleet is as it was loaded
+        if (!existsSync(file)) copyFileSync(this.uriOf(host).slice('test://'.length), file);
+      } else {
+        const hv = this.pool.get(host.name, this.uriOf(host));
+        const domains: string[] = [];
+        for (const name of await hv.listDomains()) {
+          const st = await hv.lookup(name);
+          const xml = (await hv.inactiveXml(name)).replace(/^<domain type='test'[^>]*>/, `<domain type='test' xmlns:test='${TEST_NS}'>`);
+          domains.push(st?.id === null ? xml.replace(/<\/domain>\s*$/, `  <test:runstate>5</test:runstate>\n</domain>`) : xml);
+        }
+        writeFileSync(file, `<node>\n${domains.join('\n')}\n</node>\n`);
+      }
       const sim = this.simulated.get(host.name);
       if (sim !== undefined) writeFileSync(file.replace(/\.node\.xml$/, '.volumes.json'), `${JSON.stringify(sim.volumeSpecs(), null, 1)}\n`);
     }
@@ -274,6 +281,8 @@ export async function simulatedVolumes(inv: Inventory, host: HostSpec, hv: Hyper
 class RehearsalHypervisor implements Hypervisor {
   /** libvirt calls made, for benchmarks */
   calls = 0;
+  /** a call changed a domain (defined, started, stopped): the rehearsal must save the fleet */
+  changed = false;
   constructor(
     private readonly inner: Hypervisor,
     private readonly sim: () => SimulatedHost | undefined,
@@ -338,6 +347,7 @@ class RehearsalHypervisor implements Hypervisor {
   }
   async shutdown(name: string, mode?: ShutdownRequest): Promise<void> {
     await this.cost();
+    this.changed = true;
     // As libvirt answers a domain without a guest-agent channel (a rehearsal's agent always
     // answers once the guest runs)
     if (mode === 'agent' && !hasGuestAgentChannel(await this.inner.liveXml(name))) {
@@ -358,14 +368,17 @@ class RehearsalHypervisor implements Hypervisor {
   }
   async destroy(name: string): Promise<void> {
     await this.cost();
+    this.changed = true;
     return this.closing(name, () => this.inner.destroy(name));
   }
   async define(xml: string): Promise<void> {
     await this.cost();
+    this.changed = true;
     return this.inner.define(xml);
   }
   async start(name: string): Promise<number | null> {
     await this.cost();
+    this.changed = true;
     await this.clock.sleep(this.times.bootMs);
     const id = await this.inner.start(name);
     await this.setOpen(await this.inner.liveXml(name), 1);
@@ -373,6 +386,7 @@ class RehearsalHypervisor implements Hypervisor {
   }
   async startWithLiveXml(xml: string): Promise<number | null> {
     await this.cost();
+    this.changed = true;
     await this.clock.sleep(this.times.bootMs);
     const id = await this.inner.startWithLiveXml(xml);
     await this.setOpen(xml, 1);

@@ -1,6 +1,6 @@
 // Each CLI command opens its own libvirt test-driver connection, which starts from the node
 // file: the rehearsal must hand its simulated fleet from one command to the next.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from '@jest/globals';
 import { main } from '../../src/cli/main.js';
@@ -74,5 +74,19 @@ describe('status of a fleet with a host that cannot be read', () => {
     expect(rows.find((r) => r.vm === 'lost1')).toMatchObject({ phase: 'unknown' });
     expect(rows.find((r) => r.vm === 'lost1')?.lastError).toMatch(/hv2/);
     expect(rows.find((r) => r.vm === 'db1')).toMatchObject({ phase: 'not started' });
+  });
+});
+
+describe('a rehearsal command that changes nothing', () => {
+  test('leaves the saved fleet as it is (saving reads every domain of every host again)', async () => {
+    const { dir, inventory } = rehearsalCopy();
+    expect(await main(['run', '-i', inventory, 'dns1', '--yes'], new RecordingIo())).toBe(0);
+    const node = join(dir, '.sanshift', 'rehearsal', 'hv1.node.xml');
+    const before = statSync(node).mtimeMs;
+    const text = readFileSync(node, 'utf8');
+    expect(await main(['plan', '-i', inventory, '--json'], new RecordingIo())).toBe(0);
+    expect(await main(['status', '-i', inventory], new RecordingIo())).toBe(0);
+    expect(statSync(node).mtimeMs).toBe(before);
+    expect(readFileSync(node, 'utf8')).toBe(text);
   });
 });
