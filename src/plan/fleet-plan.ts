@@ -112,15 +112,14 @@ export async function planFleet(inv: Inventory, ports: PlanPorts, options: PlanO
         const hostPlans: VmPlan[] = [];
         const current = new Map<string, string>();
         try {
+          // with a preflight, the in-use index read the host's roster and definitions a moment ago
+          const reading = inUse?.readingOf(hostName, options.now.getTime());
           // one listing for the whole host: which VMs exist, which run
-          const roster = await hv.roster();
-          // every definition of the host at once (the hypervisor pool bounds the calls in
-          // flight); the in-use index read them a moment ago when there was a preflight
+          const roster = reading?.roster ?? (await hv.roster());
+          // every definition of the host at once (the hypervisor pool bounds the calls in flight)
           const definitions = new Map(
             await Promise.all(
-              hostVms
-                .filter((vm) => roster.has(vm.name))
-                .map(async (vm) => [vm.name, inUse?.definitionOf(hostName, vm.name, options.now.getTime()) ?? (await hv.inactiveXml(vm.name))] as const),
+              hostVms.filter((vm) => roster.has(vm.name)).map(async (vm) => [vm.name, reading?.definitions.get(vm.name) ?? (await hv.inactiveXml(vm.name))] as const),
             ),
           );
           for (const vm of hostVms) {

@@ -34,9 +34,10 @@ export interface HostUses {
   host: string;
   at: number;
   uses: DiskUse[];
-  /** each domain's persistent definition as read: a plan made at the same moment reads its
-   * VMs' definitions from here instead of asking libvirt twice */
+  /** each domain's persistent definition as read, and the host's roster: a plan made at the
+   * same moment takes its VMs' from here instead of asking libvirt twice */
   definitions: Map<string, string>;
+  roster: Map<string, number | null>;
   /** the device of every probed path on that host (for partitions of a used disk) */
   snapshot: HostSnapshot;
 }
@@ -64,7 +65,7 @@ export async function readHostUses(reader: HostReader, now: () => number): Promi
     const device = deviceOf(snapshot, u.source);
     return { ...u, device, lun: device === null ? null : lunIdOf(device) };
   });
-  return { host: reader.name, at: now(), uses, snapshot, definitions };
+  return { host: reader.name, at: now(), uses, snapshot, definitions, roster };
 }
 
 /** Pure: the uses of `target` (a device on host `host`) found in one host's uses. */
@@ -134,11 +135,11 @@ export class InUseIndex {
     return failed;
   }
 
-  /** A domain's persistent definition as the last reading of its host found it, if that
-   * reading was taken at `notBefore` or later. */
-  definitionOf(host: string, domain: string, notBefore: number): string | undefined {
+  /** The last reading of a host, if it was taken at `notBefore` or later: its roster and each
+   * domain's persistent definition. */
+  readingOf(host: string, notBefore: number): Pick<HostUses, 'roster' | 'definitions'> | undefined {
     const known = this.known.get(host);
-    return known === undefined || known.at < notBefore ? undefined : known.definitions.get(domain);
+    return known === undefined || known.at < notBefore ? undefined : known;
   }
 
   /**

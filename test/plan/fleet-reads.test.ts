@@ -1,17 +1,23 @@
 // Reads at fleet scale: a plan reads each VM's persistent definition from libvirt once, even with
-// its preflight (whose in-use index reads every domain of every host), and its hosts' readings
-// are bounded in number.
+// its preflight (whose in-use index reads every domain of every host), and each host's roster once.
 import { describe, expect, it } from '@jest/globals';
 import type { Hypervisor } from '../../src/hypervisor/port.js';
 import { Fleet } from '../engine/harness.js';
 
 describe('a plan with its preflight', () => {
-  it('asks libvirt for each definition once', async () => {
+  it("asks libvirt for each definition once, and for the host's roster once", async () => {
     const fleet = new Fleet();
     const asked = new Map<string, number>();
+    let rosters = 0;
     fleet.hvWrapper = (hv: Hypervisor): Hypervisor =>
       new Proxy(hv, {
         get(target, key, receiver) {
+          if (key === 'roster') {
+            return () => {
+              rosters++;
+              return target.roster();
+            };
+          }
           if (key === 'inactiveXml') {
             return (name: string, options?: object) => {
               asked.set(name, (asked.get(name) ?? 0) + 1);
@@ -29,6 +35,7 @@ describe('a plan with its preflight', () => {
     expect(planned.length).toBeGreaterThan(1);
     // the in-use index read every domain of the host; the plan took its VMs' definitions from that reading
     for (const vm of planned) expect([vm, asked.get(vm)]).toEqual([vm, 1]);
+    expect(rosters).toBe(1);
     // and the definitions are the ones libvirt holds
     for (const p of outcome.plan.vms) expect(p.originalXml).toContain(`<name>${p.name}</name>`);
   });
