@@ -88,6 +88,9 @@ export class ByText<T> {
  * microseconds. Callers get their own copy, since they edit the tree. (Planning parses each
  * definition once and edits the tree itself: plan/vm-steps.ts.) */
 const recentlyParsed = new ByText<XmlElement>(8);
+/** Texts parsed once lately: a tree is kept (a clone of it) only for a text seen a second time,
+ * so a fleet's plan, which parses thousands of texts once each, pays no clone for them. */
+const seenOnce = new ByText<true>(8);
 
 /** Parses an XML document into its root element. Throws DomainXmlError on malformed XML,
  * including content after the root element (which xml2js alone would silently drop). */
@@ -95,7 +98,8 @@ export function parseXml(xml: string): XmlElement {
   const known = recentlyParsed.get(xml);
   if (known !== undefined) return cloneElement(known);
   const parsed = parseUncached(xml);
-  recentlyParsed.set(xml, cloneElement(parsed));
+  if (seenOnce.has(xml)) recentlyParsed.set(xml, cloneElement(parsed));
+  else seenOnce.set(xml, true);
   return parsed;
 }
 

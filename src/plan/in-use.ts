@@ -68,15 +68,48 @@ export async function readHostUses(reader: HostReader, now: () => number): Promi
   return { host: reader.name, at: now(), uses, snapshot, definitions, roster };
 }
 
-/** Pure: the uses of `target` (a device on host `host`) found in one host's uses. */
+interface UsesIndex {
+  /** each use under its device's kernel name and under each of that device's partitions */
+  byDevice: Map<string, number[]>;
+  byLun: Map<string, number[]>;
+}
+
+/** Built once per reading: a fleet's plan asks for every VM's NEW against every host's reading
+ * (10,000 VMs against 500 readings of 40 uses each is 2·10⁸ comparisons, scanned). */
+const indexes = new WeakMap<HostUses, UsesIndex>();
+
+function indexOf(hostUses: HostUses): UsesIndex {
+  let index = indexes.get(hostUses);
+  if (index === undefined) {
+    index = { byDevice: new Map(), byLun: new Map() };
+    const add = (m: Map<string, number[]>, key: string, i: number) => {
+      const list = m.get(key);
+      if (list === undefined) m.set(key, [i]);
+      else list.push(i);
+    };
+    hostUses.uses.forEach((u, i) => {
+      if (u.lun !== null) add(index!.byLun, u.lun, i);
+      if (u.device !== null) for (const k of [u.device.kname, ...u.device.partitions]) add(index!.byDevice, k, i);
+    });
+    indexes.set(hostUses, index);
+  }
+  return index;
+}
+
+/** Pure: the uses of `target` (a device on host `host`) found in one host's uses, in their
+ * order there: the same LUN on any host; on the target's own host, the same device, one of its
+ * partitions, or a whole disk one of whose partitions it is. */
 export function usesOf(target: { host: string; device: DeviceFacts }, hostUses: HostUses): DiskUse[] {
+  const index = indexOf(hostUses);
+  const found = new Set<number>();
   const lun = lunIdOf(target.device);
-  return hostUses.uses.filter((u) => {
-    if (lun !== null && u.lun === lun) return true;
-    if (hostUses.host !== target.host || u.device === null) return false;
-    // the same device, one of its partitions, or a whole disk one of whose partitions it is
-    return u.device.kname === target.device.kname || target.device.partitions.includes(u.device.kname) || u.device.partitions.includes(target.device.kname);
-  });
+  if (lun !== null) for (const i of index.byLun.get(lun) ?? []) found.add(i);
+  if (hostUses.host === target.host) {
+    // a use indexed under the target's name is that device or the disk it is a partition of;
+    // one indexed under a partition of the target is that partition
+    for (const k of [target.device.kname, ...target.device.partitions]) for (const i of index.byDevice.get(k) ?? []) found.add(i);
+  }
+  return [...found].sort((a, b) => a - b).map((i) => hostUses.uses[i]!);
 }
 
 /**

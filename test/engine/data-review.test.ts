@@ -162,6 +162,32 @@ describe('3. I5 by identity, on every host', () => {
     // on another host only the LUN id can match: kernel names mean nothing there
     expect(usesOf({ host: 'hv2', device: newDisk }, uses([['e', dev('sdc')], ['f', dev('sdq', { udevSerial: '36001' })]])).map((u) => u.domain)).toEqual(['f']);
   });
+
+  it('looked up in an index, finds exactly what a scan of every use finds, in the same order', () => {
+    const dev = (kname: string, over: Partial<DeviceFacts> = {}): DeviceFacts => ({ kname, majMin: '8:0', sizeBytes: 1, counters: null, logicalBlockSize: 512, partitionNumber: null, dmUuid: null, wwid: null, udevSerial: null, udevWwn: null, holders: [], partitions: [], md: null, ...over });
+    // the rules, as a scan (what usesOf did before it had an index)
+    const scan = (t: { host: string; device: DeviceFacts }, h: HostUses) => {
+      const lun = t.device.dmUuid?.replace(/^mpath-/, '') ?? t.device.udevSerial;
+      return h.uses.filter((u) => (lun !== null && u.lun === lun) || (h.host === t.host && u.device !== null && (u.device.kname === t.device.kname || t.device.partitions.includes(u.device.kname) || u.device.partitions.includes(t.device.kname))));
+    };
+    let seed = 7;
+    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2147483648), seed % n);
+    const device = () => {
+      const disk = `sd${'abcdef'[rnd(6)]}`;
+      const part = rnd(3) === 0;
+      return part ? dev(`${disk}1`, { partitionNumber: 1, udevSerial: rnd(2) === 0 ? `36${rnd(4)}` : null }) : dev(disk, { partitions: rnd(2) === 0 ? [`${disk}1`] : [], udevSerial: rnd(2) === 0 ? `36${rnd(4)}` : null });
+    };
+    for (let round = 0; round < 200; round++) {
+      const host = rnd(2) === 0 ? 'hv1' : 'hv2';
+      const list = Array.from({ length: 1 + rnd(8) }, (_, i) => {
+        const d = rnd(5) === 0 ? null : device();
+        return { domain: `d${i}`, target: 'vda', source: '/dev/x', live: rnd(2) === 0, device: d, lun: d === null ? null : (d.dmUuid?.replace(/^mpath-/, '') ?? d.udevSerial) };
+      });
+      const reading: HostUses = { host, at: 0, snapshot: {} as HostSnapshot, definitions: new Map(), roster: new Map(), uses: list };
+      const target = { host: 'hv1', device: device() };
+      expect(usesOf(target, reading)).toEqual(scan(target, reading));
+    }
+  });
 });
 
 describe('4. refused at preflight, with the reason', () => {
