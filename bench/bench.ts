@@ -3,10 +3,13 @@
 // scheduler and of naive fixed waves, each against the makespan lower bound.
 // The last line printed is one JSON object (docs/scheduling.md explains the figures).
 
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { planBundles } from '../src/plan/bundles.js';
 import { generateFleet } from '../src/plan/fleet-gen.js';
 import { DEFAULT_TIMINGS, simulateFleet, type SimResult } from '../src/plan/fleet-sim.js';
 import { RollingScheduler } from '../src/plan/scheduler.js';
+import type { FleetPathFigures } from './fleet-path.js';
 import { timeParses, timeVmPlans } from './vm-plans.js';
 import { benchEngine, benchScript } from './windows.js';
 
@@ -186,10 +189,31 @@ const three = await benchEngine(threeSpec, slow, smallGuest);
 const threeScript = await benchScript(threeSpec, slow, smallGuest);
 console.log(`3 VMs on one host at 2 s per session: run ${(three.makespanMs / 1000).toFixed(1)} s against ${(threeScript.makespanMs / 1000).toFixed(1)} s for the script; longest T1 ${(three.longestT1Ms / 1000).toFixed(1)} s (script ${(threeScript.longestT1Ms / 1000).toFixed(1)} s), longest T2 ${(three.longestT2Ms / 1000).toFixed(1)} s (script ${(threeScript.longestT2Ms / 1000).toFixed(1)} s)`);
 
+// The whole path (issue 14): plan --json and status --json of 10,000 VMs on 500 rehearsal hosts
+// at 100 ms per session and 20 ms per libvirt call, through main(). In a process of its own, so
+// that its peak RSS is its own, with libuv's pool sized as bin/sanshift.js sizes it.
+const FLEET_PATH_HOSTS = 500;
+const fleetPathOutput = execFileSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./fleet-path.ts', import.meta.url)), String(FLEET_PATH_HOSTS), '20'], {
+  env: { ...process.env, UV_THREADPOOL_SIZE: String(Math.min(1024, 8 * FLEET_PATH_HOSTS + 16)) },
+  encoding: 'utf8',
+  maxBuffer: 64 * 1024 * 1024,
+});
+const fleetPath = JSON.parse(fleetPathOutput.trim().split('\n').pop()!) as FleetPathFigures;
+for (const [name, c] of [['plan --json', fleetPath.plan], ['status --json', fleetPath.status]] as const) {
+  console.log(`${fleetPath.vms} VMs on ${fleetPath.hosts} hosts, ${name}: ${c.wallMs} ms of wall time (${c.cpuMs} ms of CPU), ${c.hostMs} ms of host time (virtual), peak RSS ${c.peakRssMB} MB, ${c.outputMB} MB written`);
+}
+
 const peakRssMB = Math.round(process.resourceUsage().maxRSS / 1024);
 const last = rows[rows.length - 1]!;
 console.log(
   JSON.stringify({
+    planWallMs10k: fleetPath.plan.wallMs,
+    planCpuMs10k: fleetPath.plan.cpuMs,
+    planHostMs10k: fleetPath.plan.hostMs,
+    planPeakRssMB: fleetPath.plan.peakRssMB,
+    statusWallMs10k: fleetPath.status.wallMs,
+    statusCpuMs10k: fleetPath.status.cpuMs,
+    statusHostMs10k: fleetPath.status.hostMs,
     planMs10k: last.planMs,
     vmPlansMs10k,
     vmPlanParsesMs10k,
