@@ -150,11 +150,12 @@ export async function planFleet(inv: Inventory, ports: PlanPorts, options: PlanO
             // A migration under way may have moved the definition already (T2): plan from the
             // definition it started from, which the journal keeps.
             const planFrom = past?.originalXml ?? persistentXml;
-            // one parse for the disks and every definition
-            const domain = parseDomain(planFrom);
+            // one parse for the disks and every definition; the disks alone come from the
+            // parse the whole command shares (listDisks), which status reads again
+            const domain = options.disksOnly === true ? planFrom : parseDomain(planFrom);
             const resolved = resolveDisks(vm, domain, inv.mapping);
             problems.push(...resolved.problems.map((p) => ({ ...p, at: { file: inv.file, ...p.at, ...(p.at?.path === undefined ? {} : { line: inv.lineOf(p.at.path) ?? inv.lineOf(['vms', vm.index]) }) } })));
-            const defs = options.disksOnly === true ? undefined : definitionsFor(domain, resolved.disks, options.runId);
+            const defs = typeof domain === 'string' ? undefined : definitionsFor(domain, resolved.disks, options.runId);
             hostPlans.push({
               name: vm.name,
               host: hostName,
