@@ -392,6 +392,11 @@ function rehearseOnModelWith(whole: Inventory, options: RehearsalOptions, pictur
     'a window runs from the start of the shutdown to up again',
   ];
   if (model.assumedDisks.length > 0) notes.push(`disks not named in the inventory, one ${formatBytes(DEFAULT_SIMULATED_SIZE)} disk assumed for: ${model.assumedDisks.join(', ')}`);
+  if (model.unknownArrays.length > 0) {
+    const arrays = [...new Set(inventory.mapping.map((r) => r.array ?? 'none'))].sort();
+    const which = model.unknownArrays.length === model.vms.length ? 'no VM names its own' : `${model.unknownArrays.length} VMs name none (${model.unknownArrays.slice(0, 10).join(', ')}${model.unknownArrays.length > 10 ? ', ...' : ''})`;
+    notes.push(`the mapping rules name different arrays (${arrays.join(', ')}) and ${which} with \`array:\`: which array a disk goes to depends on its old volume, which only its host knows, so the model counts those disks on their host's own array, outside limits.arrayBandwidth; the makespan and its lower bound may both be too low`);
+  }
   const sized = model.defaultSizes.filter((d) => !model.assumedDisks.includes(d.split('/')[0]!));
   if (sized.length > 0) notes.push(`no simulate.sizes, ${formatBytes(DEFAULT_SIMULATED_SIZE)} assumed for: ${sized.join(', ')}`);
   const canaries = canaryBundlesOf(inventory, plan);

@@ -29,6 +29,9 @@ export type VmSignal =
   | { kind: 'mirror-ready' }
   | { kind: 'up-t1' }
   | { kind: 'resync-started'; target: string }
+  /** these disks' copies are complete while others of the VM still copy: they draw no more
+   * bandwidth (the VM itself is not synced yet) */
+  | { kind: 'copied'; targets: string[] }
   | { kind: 'synced'; targets: string[] }
   | { kind: 'down-t2' }
   | { kind: 'ready-t2' }
@@ -324,6 +327,12 @@ export class Coordinator {
       case 'resync-started':
         // registered by resyncShares when the coordinator manages bandwidth
         this.scheduler.resyncStarted(vm, s.target);
+        break;
+      case 'copied':
+        // a finished disk's share goes to the copies still running, and an array it leaves
+        // hungry may admit the next bundle now, not when the VM's last disk is done
+        for (const t of s.targets) this.scheduler.resyncEnded(vm, t);
+        void this.rebalance();
         break;
       case 'synced':
         st.synced = true;

@@ -843,6 +843,7 @@ export class VmMigration {
     // An array in sync shows no progress line: remember each one's size to count it as copied.
     const sizes = new Map<string, number>();
     let last = { done: -1, at: clock.now() };
+    const reported = new Set<string>();
     for (;;) {
       this.checkHalt(true);
       const poll = await this.ctx.observer.nextPoll();
@@ -855,6 +856,13 @@ export class VmMigration {
       const done = mine.reduce((sum, m) => sum + (m.state!.inSync ? (sizes.get(m.kernelName!) ?? 0) : (m.state!.progress?.doneSectors ?? 0) * 512), 0);
       const speed = mine.reduce((sum, m) => sum + (m.state!.inSync ? 0 : (m.state!.progress?.speedKiBs ?? 0)), 0);
       if (decision.kind !== ActionKind.waitForResync) return next;
+      // a disk done before the others gives its bandwidth back now (recordResyncEnded tells
+      // the coordinator about the last one, with the cutover)
+      const copied = mine.filter((m) => m.ours && m.hasNew && m.state!.inSync && !reported.has(m.target)).map((m) => m.target);
+      if (copied.length > 0) {
+        for (const t of copied) reported.add(t);
+        this.signal({ kind: 'copied', targets: copied });
+      }
       this.ctx.emit({
         kind: 'progress',
         at: clock.now(),

@@ -51,6 +51,9 @@ export interface ModelFleet {
   assumedDisks: string[];
   /** disks whose size is the default, as `vm/target` */
   defaultSizes: string[];
+  /** VMs whose array the inventory alone cannot tell (the mapping rules name more than one and
+   * the VM names none): counted on their host's own array, outside limits.arrayBandwidth */
+  unknownArrays: string[];
 }
 
 /**
@@ -63,6 +66,9 @@ export function fleetVmsFromInventory(inv: Inventory, options: FleetInputOptions
   const soleRuleArray = ruleArrays.size === 1 ? [...ruleArrays][0] : undefined;
   const assumedDisks: string[] = [];
   const defaultSizes: string[] = [];
+  const unknownArrays: string[] = [];
+  // which rule maps a disk depends on its old volume's path, which only the domain knows
+  const rulesTell = ruleArrays.size <= 1;
   const vms = inv.vms.map((spec): FleetVm => {
     const named = new Set([...Object.keys(spec.disks ?? {}), ...Object.keys(spec.simulatedSizes ?? {})]);
     if (named.size === 0) {
@@ -70,11 +76,12 @@ export function fleetVmsFromInventory(inv: Inventory, options: FleetInputOptions
       assumedDisks.push(spec.name);
     }
     const array = spec.array ?? soleRuleArray ?? unnamedArrayOf(spec.host);
+    if (spec.array === undefined && !rulesTell) unknownArrays.push(spec.name);
     const disks: FleetDisk[] = [...named].sort().map((target) => {
       if (spec.simulatedSizes?.[target] === undefined) defaultSizes.push(`${spec.name}/${target}`);
       return { target, sizeBytes: sizeOf(spec, target, options.defaultSizeBytes), array };
     });
     return { name: spec.name, host: spec.host, dependsOn: spec.dependsOn, antiAffinity: spec.antiAffinity, disks };
   });
-  return { vms, assumedDisks, defaultSizes };
+  return { vms, assumedDisks, defaultSizes, unknownArrays };
 }

@@ -98,6 +98,18 @@ limits: { arrayBandwidth: { newsan: 300MiB/s } }
     expect(text).toMatch(/MODEL/);
     expect(text).toMatch(/contacted none of them/);
     expect(text).toMatch(/one 20\.0 GiB disk assumed for: dns1, dns2/);
+    // one array named by the only rule: the model knows where every disk goes
+    expect(text).not.toMatch(/different arrays/);
+  });
+
+  it('says when it cannot tell which array a disk goes to (rules naming different arrays)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sanshift-simulate-model-'));
+    const two = REAL.replace('array: newsan }', () => "array: newsan }\n  - { from: '^/dev/mapper/slow-(.+)$', to: '/dev/mapper/cheap-$1', array: cheapsan }").replace('{ name: web1, host: kvm2,', '{ name: web1, host: kvm2, array: newsan,');
+    writeFileSync(join(dir, 'inventory.yaml'), two);
+    const r = await rehearse(await loadInventory(join(dir, 'inventory.yaml')));
+    const note = r.notes.find((n) => n.includes('different arrays'));
+    expect(note).toMatch(/\(cheapsan, newsan\) and 3 VMs name none \(dns1, dns2, db1\)/);
+    expect(note).toMatch(/outside limits\.arrayBandwidth/);
   });
 });
 

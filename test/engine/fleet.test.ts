@@ -107,3 +107,18 @@ describe('a VM that fails inside a bundle', () => {
     expect((await hv.lookup('db1'))?.state).toBe('running');
   });
 });
+
+describe('resync bandwidth under a host limit', () => {
+  // db1 alone on hv1: vda 2 GiB and vdb 1 GiB share 20 MiB/s, 10 MiB/s each. vdb is done after
+  // about 102 s; from then on vda must get the whole 20 MiB/s, not wait with its half for the
+  // VM's last disk (3 GiB at 20 MiB/s: 154 s; vdb's share left idle: 205 s).
+  it('gives a disk whose copy is done its share back before the VM\'s other disks are done', async () => {
+    const fleet = new Fleet(BASE_INVENTORY.replace(/ {2}resyncSpeedMax:.*\n/, '').replace('policy:', 'limits:\n  hostBandwidth: 20MiB/s\npolicy:'));
+    const summary = await fleet.run(['db1']);
+    expect(summary.results.map((r) => r.outcome.outcome)).toEqual(['done']);
+    const added = fleet.events.find((e) => e.kind === 'step-finished' && e.vm === 'db1' && e.step === 'add-new-leg')!.at;
+    const synced = fleet.events.find((e) => e.kind === 'resync-ended' && e.vm === 'db1')!.at;
+    // within two polls (5 s) of the fluid figure
+    expect((synced - added) / 1000).toBeLessThanOrEqual(3 * 1024 / 20 + 10);
+  });
+});

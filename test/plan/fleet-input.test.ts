@@ -84,5 +84,9 @@ describe('fleetVmsFromInventory (the model: no domain read)', () => {
     const two = { ...inventory, mapping: [...inventory.mapping, { ...inventory.mapping[0]!, array: 'other', index: 1 }] };
     const m = fleetVmsFromInventory(two, { defaultSizeBytes: GiB });
     expect(m.vms.find((v) => v.name === 'db1')!.disks[0]!.array).toBe(unnamedArrayOf('kvm1'));
+    // and says so: the model cannot apply the arrays' limits to them (web1 names its own)
+    expect(m.unknownArrays).toContain('db1');
+    expect(m.unknownArrays).not.toContain('web1');
+    expect(model.unknownArrays).toEqual([]);
   });
 });
