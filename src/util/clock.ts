@@ -14,8 +14,14 @@ export const wallClock: Clock = {
   sleep: (ms, signal) =>
     new Promise((resolve) => {
       if (signal?.aborted === true) return;
-      const t = setTimeout(resolve, ms);
-      signal?.addEventListener('abort', () => clearTimeout(t), { once: true });
+      const abort = () => clearTimeout(t);
+      // the listener goes with the sleep: a loop sleeping on one signal (lease renewals, for
+      // days) would otherwise pile them up, and Node warns past ten
+      const t = setTimeout(() => {
+        signal?.removeEventListener('abort', abort);
+        resolve();
+      }, ms);
+      signal?.addEventListener('abort', abort, { once: true });
     }),
   track: (work) => work,
 };
@@ -38,9 +44,17 @@ export class VirtualClock implements Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
       if (signal?.aborted === true) return;
-      const timer = { at: this.t + Math.max(0, ms), seq: this.seq++, resolve };
+      const abort = () => (this.timers = this.timers.filter((x) => x !== timer));
+      const timer = {
+        at: this.t + Math.max(0, ms),
+        seq: this.seq++,
+        resolve: () => {
+          signal?.removeEventListener('abort', abort);
+          resolve();
+        },
+      };
       this.timers.push(timer);
-      signal?.addEventListener('abort', () => (this.timers = this.timers.filter((x) => x !== timer)), { once: true });
+      signal?.addEventListener('abort', abort, { once: true });
       this.pump();
     });
   }
