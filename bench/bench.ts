@@ -9,6 +9,7 @@ import { planBundles } from '../src/plan/bundles.js';
 import { generateFleet } from '../src/plan/fleet-gen.js';
 import { DEFAULT_TIMINGS, simulateFleet, type SimResult } from '../src/plan/fleet-sim.js';
 import { RollingScheduler } from '../src/plan/scheduler.js';
+import { engineRatio, engineRatioGenerated } from './engine-fleet.js';
 import type { FleetPathFigures } from './fleet-path.js';
 import { timeParses, timeVmPlans } from './vm-plans.js';
 import { benchEngine, benchScript } from './windows.js';
@@ -193,14 +194,29 @@ console.log(`3 VMs on one host at 2 s per session: run ${(three.makespanMs / 100
 // at 100 ms per session and 20 ms per libvirt call, through main(). In a process of its own, so
 // that its peak RSS is its own, with libuv's pool sized as bin/sanshift.js sizes it.
 const FLEET_PATH_HOSTS = 500;
-const fleetPathOutput = execFileSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./fleet-path.ts', import.meta.url)), String(FLEET_PATH_HOSTS), '20'], {
-  env: { ...process.env, UV_THREADPOOL_SIZE: String(Math.min(1024, 8 * FLEET_PATH_HOSTS + 16)) },
-  encoding: 'utf8',
-  maxBuffer: 64 * 1024 * 1024,
-});
-const fleetPath = JSON.parse(fleetPathOutput.trim().split('\n').pop()!) as FleetPathFigures;
-for (const [name, c] of [['plan --json', fleetPath.plan], ['status --json', fleetPath.status]] as const) {
-  console.log(`${fleetPath.vms} VMs on ${fleetPath.hosts} hosts, ${name}: ${c.wallMs} ms of wall time (${c.cpuMs} ms of CPU), ${c.hostMs} ms of host time (virtual), peak RSS ${c.peakRssMB} MB, ${c.outputMB} MB written`);
+function fleetPathOf(which: 'plan' | 'status'): FleetPathFigures {
+  const output = execFileSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./fleet-path.ts', import.meta.url)), which, String(FLEET_PATH_HOSTS), '20'], {
+    env: { ...process.env, UV_THREADPOOL_SIZE: String(Math.min(1024, 8 * FLEET_PATH_HOSTS + 16)) },
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const f = JSON.parse(output.trim().split('\n').pop()!) as FleetPathFigures;
+  const c = f.figures;
+  console.log(`${f.vms} VMs on ${f.hosts} hosts, ${which} --json: ${c.wallMs} ms of wall time (${c.cpuMs} ms of CPU, libvirt's worker threads included), ${c.hostMs} ms of host time (virtual), peak RSS ${c.peakRssMB} MB, ${c.outputMB} MB written`);
+  return f;
+}
+const fleetPath = { plan: fleetPathOf('plan').figures, status: fleetPathOf('status').figures };
+
+// The real engine's makespan over its bound (issue 14): the 30-VM example always; a generated
+// fleet with `npm run bench -- --engine-fleet N` (1,000 VMs take about half an hour of wall time:
+// the virtual clock advances poll by poll, host by host).
+const engineExample = await engineRatio(fileURLToPath(new URL('../examples/fleet/inventory.yaml', import.meta.url)));
+const fleetArg = process.argv.indexOf('--engine-fleet');
+const engineFleetVms = fleetArg === -1 ? 0 : Number(process.argv[fleetArg + 1]);
+const engineGenerated = engineFleetVms > 0 ? await engineRatioGenerated(engineFleetVms) : null;
+for (const [name, r] of [['examples/fleet', engineExample], [`a generated fleet of ${engineFleetVms} VMs`, engineGenerated]] as const) {
+  if (r === null) console.log(`${name}: not run (npm run bench -- --engine-fleet N)`);
+  else console.log(`real engine, ${name} (${r.vms} VMs): makespan ${r.makespanMin} min against a lower bound of ${r.lowerBoundMin} min (${r.bottleneck}): x${r.engineRatio}; on the same fleet the model x${r.modelRatio}, naive waves x${r.naiveRatio}; ${r.wallS} s of wall time`);
 }
 
 const peakRssMB = Math.round(process.resourceUsage().maxRSS / 1024);
@@ -214,6 +230,10 @@ console.log(
     statusWallMs10k: fleetPath.status.wallMs,
     statusCpuMs10k: fleetPath.status.cpuMs,
     statusHostMs10k: fleetPath.status.hostMs,
+    statusPeakRssMB: fleetPath.status.peakRssMB,
+    engineMakespanRatioExample: engineExample.engineRatio,
+    naiveRatioExample: engineExample.naiveRatio,
+    engineMakespanRatioGenerated: engineGenerated === null ? null : { vms: engineGenerated.vms, ratio: engineGenerated.engineRatio, naiveRatio: engineGenerated.naiveRatio },
     planMs10k: last.planMs,
     vmPlansMs10k,
     vmPlanParsesMs10k,

@@ -2,8 +2,8 @@
 // answering as a far one does (100 ms per host command, 20 ms per libvirt call, on the
 // rehearsal's virtual clock), through the real command line: `main()` with the argv an
 // operator types, yargs, the inventory loader, the host reads, the rendering of the JSON.
-// For each command: the wall time of sanshift's own code, the virtual time its hosts took
-// (the rehearsal's clock, kept in the state folder), and the process's peak RSS.
+// For the command: the wall time of sanshift's own code, the virtual time its hosts took (the
+// rehearsal's clock, kept in the state folder), and the process's peak RSS.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,12 +56,11 @@ async function command(argv: string[], rehearsalDir: string): Promise<CommandFig
 export interface FleetPathFigures {
   vms: number;
   hosts: number;
-  plan: CommandFigures;
-  status: CommandFigures;
+  figures: CommandFigures;
 }
 
-/** `plan --json`, then `status --json`, of `hosts` × `vmsPerHost` VMs. */
-export async function benchFleetPath(hosts: number, vmsPerHost: number): Promise<FleetPathFigures> {
+/** `plan --json` or `status --json` of `hosts` × `vmsPerHost` VMs. */
+export async function benchFleetPath(which: 'plan' | 'status', hosts: number, vmsPerHost: number): Promise<FleetPathFigures> {
   const dir = mkdtempSync(join(tmpdir(), 'sanshift-fleet-path-'));
   try {
     const file = writeEngineFleet(dir, {
@@ -75,15 +74,15 @@ export async function benchFleetPath(hosts: number, vmsPerHost: number): Promise
       latency: { sessionMs: 100, libvirtCallMs: 20 },
     });
     const rehearsalDir = join(dir, '.sanshift', 'rehearsal');
-    const plan = await command(['plan', '-i', file, '--json'], rehearsalDir);
-    const status = await command(['status', '-i', file, '--json'], rehearsalDir);
-    return { vms: hosts * vmsPerHost, hosts, plan, status };
+    return { vms: hosts * vmsPerHost, hosts, figures: await command([which, '-i', file, '--json'], rehearsalDir) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
+// one command per process, so that its peak RSS is its own: tsx bench/fleet-path.ts plan|status HOSTS VMS_PER_HOST
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const [hosts, perHost] = [Number(process.argv[2] ?? 500), Number(process.argv[3] ?? 20)];
-  console.log(JSON.stringify(await benchFleetPath(hosts, perHost)));
+  const which = process.argv[2] === 'status' ? 'status' : 'plan';
+  const [hosts, perHost] = [Number(process.argv[3] ?? 500), Number(process.argv[4] ?? 20)];
+  console.log(JSON.stringify(await benchFleetPath(which, hosts, perHost)));
 }

@@ -109,7 +109,7 @@ export function usesOf(target: { host: string; device: DeviceFacts }, hostUses: 
     // one indexed under a partition of the target is that partition
     for (const k of [target.device.kname, ...target.device.partitions]) for (const i of index.byDevice.get(k) ?? []) found.add(i);
   }
-  return [...found].sort((a, b) => a - b).map((i) => hostUses.uses[i]!);
+  return found.size === 0 ? [] : [...found].sort((a, b) => a - b).map((i) => hostUses.uses[i]!);
 }
 
 /**
@@ -128,9 +128,15 @@ export class InUseIndex {
     private readonly maxAgeMs: number,
   ) {}
 
-  private read(reader: HostReader, maxAgeMs: number): Promise<HostUses> {
+  /** The host's last reading, if it is not older than `maxAgeMs`. */
+  private fresh(reader: HostReader, maxAgeMs: number): HostUses | undefined {
     const known = this.known.get(reader.name);
-    if (known !== undefined && this.now() - known.at <= maxAgeMs) return Promise.resolve(known);
+    return known !== undefined && this.now() - known.at <= maxAgeMs ? known : undefined;
+  }
+
+  private read(reader: HostReader, maxAgeMs: number): Promise<HostUses> {
+    const known = this.fresh(reader, maxAgeMs);
+    if (known !== undefined) return Promise.resolve(known);
     let p = this.pending.get(reader.name);
     if (p === undefined) {
       p = readHostUses(reader, this.now).then(
@@ -184,14 +190,18 @@ export class InUseIndex {
   async usersOf(host: string, vm: string, disks: readonly DiskPlan[], newDevices: ReadonlyMap<string, DeviceFacts | null>): Promise<{ users: string[]; unchecked: string[] }> {
     const users: string[] = [];
     const unchecked: string[] = [];
-    const readings = await Promise.all(
-      this.hosts.map(async (h) => {
+    // the readings still fresh are taken as they are; only the others are awaited (a plan of
+    // 10,000 VMs on 500 hosts asks this 10,000 times: 5 million promises otherwise)
+    const readings: (HostUses | null)[] = this.hosts.map((h) => this.fresh(h, h.name === host ? 0 : this.maxAgeMs) ?? null);
+    await Promise.all(
+      this.hosts.map(async (h, i) => {
+        if (readings[i] !== null) return;
         try {
-          return await this.read(h, h.name === host ? 0 : this.maxAgeMs);
+          readings[i] = await this.read(h, h.name === host ? 0 : this.maxAgeMs);
         } catch (err) {
           const last = this.known.get(h.name);
           if (last === undefined) unchecked.push(`host ${h.name} could not be read (${errorMessage(err)})`);
-          return last ?? null;
+          readings[i] = last ?? null;
         }
       }),
     );
