@@ -202,7 +202,7 @@ function fleetPathOf(which: 'plan' | 'status'): FleetPathFigures {
   });
   const f = JSON.parse(output.trim().split('\n').pop()!) as FleetPathFigures;
   const c = f.figures;
-  console.log(`${f.vms} VMs on ${f.hosts} hosts, ${which} --json: ${c.wallMs} ms of wall time (${c.cpuMs} ms of CPU, libvirt's worker threads included), ${c.hostMs} ms of host time (virtual), peak RSS ${c.peakRssMB} MB, ${c.outputMB} MB written`);
+  console.log(`${f.vms} VMs on ${f.hosts} hosts, ${which} --json: ${c.wallMs} ms of wall time (${c.cpuMs} ms of CPU, libvirt's worker threads included), ${c.hostMs} ms of host time (virtual), peak RSS ${c.peakRssMB} MB (at its end: RSS ${c.endRssMB} MB, JS heap ${c.endHeapUsedMB} of ${c.endHeapTotalMB} MB), ${c.outputMB} MB written`);
   return f;
 }
 const fleetPath = { plan: fleetPathOf('plan').figures, status: fleetPathOf('status').figures };

@@ -22,6 +22,11 @@ export interface CommandFigures {
   hostMs: number;
   /** peak RSS of the process so far */
   peakRssMB: number;
+  /** at the command's end, before any collection: the JavaScript heap in use and in all, and
+   * the RSS (what is not heap is native: Node itself, libvirt's test driver holding the fleet) */
+  endHeapUsedMB: number;
+  endHeapTotalMB: number;
+  endRssMB: number;
   outputMB: number;
 }
 
@@ -40,6 +45,7 @@ async function command(argv: string[], rehearsalDir: string): Promise<CommandFig
   const exitCode = await main(argv, io, {});
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
+  const memory = process.memoryUsage();
   if (exitCode !== 0) throw new Error(`sanshift ${argv.join(' ')} exited ${exitCode}: ${io.stderr.slice(0, 2000)}`);
   const time = readRehearsalTime(rehearsalDir);
   if (time === null) throw new Error(`sanshift ${argv[0]} left no rehearsal time in ${rehearsalDir}`);
@@ -49,6 +55,9 @@ async function command(argv: string[], rehearsalDir: string): Promise<CommandFig
     cpuMs: Math.round((cpu.user + cpu.system) / 1000),
     hostMs: time.commandEndedAtMs - time.commandStartedAtMs,
     peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
+    endHeapUsedMB: Math.round(memory.heapUsed / 1024 / 1024),
+    endHeapTotalMB: Math.round(memory.heapTotal / 1024 / 1024),
+    endRssMB: Math.round(memory.rss / 1024 / 1024),
     outputMB: Number((io.bytes / 1024 / 1024).toFixed(1)),
   };
 }
