@@ -3,6 +3,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import type { Argv } from 'yargs';
+import { readDomainsOfHosts } from '../engine/discover-read.js';
 import { HypervisorPool } from '../hypervisor/libvirt.js';
 import { discoverInventory, parseHostOption, parseMapOption, type DiscoveredHost } from '../inventory/discover.js';
 import { mappingRuleProblem, mappingRulesFromCsv } from '../inventory/mapping.js';
@@ -70,22 +71,13 @@ export async function discoverCommand(args: DiscoverArgs, io: Io): Promise<numbe
   const pool = new HypervisorPool();
   const found: DiscoveredHost[] = [];
   try {
-    for (const h of hosts) {
-      const { name, uri } = h!;
-      const u = testUris(uri, outDir);
-      const base = { name, uri: u.write, ...(u.node === undefined ? {} : { testDriverNode: u.node }), ...(args.shell === undefined ? {} : { shell: args.shell }) };
-      try {
-        const hv = pool.get(name, u.read);
-        const domains = [];
-        for (const d of await hv.listDomains()) {
-          const st = await hv.lookup(d);
-          domains.push({ name: d, xml: await hv.inactiveXml(d), running: st?.id !== null && st !== null });
-        }
-        found.push({ ...base, domains });
-      } catch (err) {
-        found.push({ ...base, domains: [], error: errorMessage(err) });
-      }
-    }
+    const targets = hosts.map((h) => ({ name: h!.name, uris: testUris(h!.uri, outDir) }));
+    const read = await readDomainsOfHosts(targets.map((t) => pool.get(t.name, t.uris.read)));
+    targets.forEach(({ name, uris }, i) => {
+      const base = { name, uri: uris.write, ...(uris.node === undefined ? {} : { testDriverNode: uris.node }), ...(args.shell === undefined ? {} : { shell: args.shell }) };
+      const r = read[i]!;
+      found.push('error' in r ? { ...base, domains: [], error: r.error } : { ...base, domains: r.domains });
+    });
   } finally {
     await pool.closeAll();
   }

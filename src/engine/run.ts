@@ -16,7 +16,7 @@ import type { EventSink } from './events.js';
 import { factsByVm, recordsByVm, resumeStageOf } from './facts.js';
 import { deadHere, describeOwner, LEASE_RENEW_MS, LEASE_TTL_SECONDS, leases, ownerWord, type HeldLease } from '../host/leases.js';
 import { deviceOf } from '../host/probe.js';
-import { hostReaders, REMOTE_IN_USE_MAX_AGE_MS } from '../plan/fleet-plan.js';
+import { HOSTS_AT_ONCE, hostReaders, REMOTE_IN_USE_MAX_AGE_MS } from '../plan/fleet-plan.js';
 import { InUseIndex } from '../plan/in-use.js';
 import { HostObserver } from './host-observer.js';
 import { Journal, readAllJournals, type JournalRecord } from './journal.js';
@@ -114,7 +114,7 @@ export async function runFleet(o: FleetRunOptions): Promise<RunSummary> {
   void renewLeases(o, owner, leaseHosts, renewing.signal);
   try {
     observers = await observersFor(o, claimed);
-    const inUse = new InUseIndex(hostReaders(o.inventory, o.connections), () => o.clock.now(), REMOTE_IN_USE_MAX_AGE_MS);
+    const inUse = new InUseIndex(hostReaders(o.inventory, o.connections), () => o.clock.now(), REMOTE_IN_USE_MAX_AGE_MS, HOSTS_AT_ONCE);
     const startedAtMs = o.clock.now();
     const halt = new RunHalt({ stateDir: o.stateDir, runId: o.runId, startedAtMs, ...(o.stop === undefined ? {} : { stop: o.stop }) });
     budget = FailureBudget.forRun(o.inventory.rollout, claimed.map((v) => specs.get(v.name)!));

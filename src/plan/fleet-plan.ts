@@ -97,9 +97,9 @@ export async function planFleet(inv: Inventory, ports: PlanPorts, options: PlanO
   const byHost = new Map<string, VmSpec[]>();
   for (const vm of vms) byHost.set(vm.host, [...(byHost.get(vm.host) ?? []), vm]);
   // I5 by identity: every host's domains, read once for the whole plan, hosts in parallel
-  const inUse = options.withoutPreflight === true || byHost.size === 0 ? undefined : new InUseIndex(hostReaders(inv, ports), () => options.now.getTime(), Number.POSITIVE_INFINITY);
+  const inUse = options.withoutPreflight === true || byHost.size === 0 ? undefined : new InUseIndex(hostReaders(inv, ports), () => options.now.getTime(), Number.POSITIVE_INFINITY, HOSTS_AT_ONCE);
   const queue = new PQueue({ concurrency: HOSTS_AT_ONCE });
-  if (inUse !== undefined) await inUse.refreshAll(HOSTS_AT_ONCE);
+  if (inUse !== undefined) await inUse.refreshAll();
 
   // each host's findings are merged in the inventory's order, whatever order hosts answer in
   const perHost = await Promise.all(

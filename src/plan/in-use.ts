@@ -122,11 +122,17 @@ export class InUseIndex {
   private readonly known = new Map<string, HostUses>();
   private readonly pending = new Map<string, Promise<HostUses>>();
 
+  /** host readings in flight at once, whoever asks (a plan's refresh, a run's first check) */
+  private readonly reads: PQueue;
+
   constructor(
     private readonly hosts: readonly HostReader[],
     private readonly now: () => number,
     private readonly maxAgeMs: number,
-  ) {}
+    hostsAtOnce = 32,
+  ) {
+    this.reads = new PQueue({ concurrency: hostsAtOnce });
+  }
 
   /** The host's last reading, if it is not older than `maxAgeMs`. */
   private fresh(reader: HostReader, maxAgeMs: number): HostUses | undefined {
@@ -139,7 +145,7 @@ export class InUseIndex {
     if (known !== undefined) return Promise.resolve(known);
     let p = this.pending.get(reader.name);
     if (p === undefined) {
-      p = readHostUses(reader, this.now).then(
+      p = (this.reads.add(() => readHostUses(reader, this.now)) as Promise<HostUses>).then(
         (u) => {
           this.known.set(reader.name, u);
           this.pending.delete(reader.name);
@@ -155,21 +161,17 @@ export class InUseIndex {
     return p;
   }
 
-  /** Refreshes every host (preflight), at most `hostsAtOnce` at a time; returns the hosts that
-   * could not be read, with why. */
-  async refreshAll(hostsAtOnce = Number.POSITIVE_INFINITY): Promise<Map<string, string>> {
+  /** Refreshes every host (preflight); returns the hosts that could not be read, with why. */
+  async refreshAll(): Promise<Map<string, string>> {
     const failed = new Map<string, string>();
-    const queue = new PQueue({ concurrency: hostsAtOnce });
     await Promise.all(
-      this.hosts.map((h) =>
-        queue.add(async () => {
-          try {
-            await this.read(h, 0);
-          } catch (err) {
-            failed.set(h.name, errorMessage(err));
-          }
-        }),
-      ),
+      this.hosts.map(async (h) => {
+        try {
+          await this.read(h, 0);
+        } catch (err) {
+          failed.set(h.name, errorMessage(err));
+        }
+      }),
     );
     return failed;
   }

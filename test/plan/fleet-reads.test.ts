@@ -1,7 +1,9 @@
 // Reads at fleet scale: a plan reads each VM's persistent definition from libvirt once, even with
 // its preflight (whose in-use index reads every domain of every host), and each host's roster once.
 import { describe, expect, it } from '@jest/globals';
+import type { HostSnapshot } from '../../src/host/probe.js';
 import type { Hypervisor } from '../../src/hypervisor/port.js';
+import { InUseIndex, type HostReader } from '../../src/plan/in-use.js';
 import { Fleet } from '../engine/harness.js';
 
 describe('a plan with its preflight', () => {
@@ -38,5 +40,31 @@ describe('a plan with its preflight', () => {
     expect(rosters).toBe(1);
     // and the definitions are the ones libvirt holds
     for (const p of outcome.plan.vms) expect(p.originalXml).toContain(`<name>${p.name}</name>`);
+  });
+});
+
+describe('the in-use index', () => {
+  it('reads at most its bound of hosts at once, whoever asks (a run start asks for all of them at its first check)', async () => {
+    let reading = 0;
+    let most = 0;
+    const reader = (name: string): HostReader => ({
+      name,
+      hv: {
+        roster: async () => {
+          reading++;
+          most = Math.max(most, reading);
+          await new Promise((r) => setTimeout(r, 5));
+          reading--;
+          return new Map();
+        },
+      } as unknown as Hypervisor,
+      probe: async () => ({}) as HostSnapshot,
+    });
+    const index = new InUseIndex(Array.from({ length: 40 }, (_, i) => reader(`hv${i}`)), () => 0, 60_000, 4);
+    const { users, unchecked } = await index.usersOf('hv0', 'vm1', [], new Map());
+    expect([users, unchecked]).toEqual([[], []]);
+    expect(most).toBe(4);
+    expect(await index.refreshAll()).toEqual(new Map());
+    expect(most).toBe(4);
   });
 });
