@@ -1,6 +1,6 @@
 // --limit, --exclude and --failed, the same on every command that takes VMs.
 import type { Argv } from 'yargs';
-import { factsByVm, recordsByVm } from '../engine/facts.js';
+import { factsOf, recordsByVm } from '../engine/facts.js';
 import { readAllJournals, type JournalRecord } from '../engine/journal.js';
 import { selectVms } from '../inventory/select.js';
 import type { Inventory } from '../inventory/types.js';
@@ -27,9 +27,8 @@ export function selectionArgs(a: Record<string, unknown>): SelectionArgs {
 /** The VMs whose last recorded outcome is failed: each VM's own records folded by factsOf, in
  * one pass over the journals (a fleet's journals are large). */
 export function failedInJournals(records: readonly JournalRecord[]): Set<string> {
-  const facts = factsByVm(records);
   const failed = new Set<string>();
-  for (const vm of recordsByVm(records).keys()) if (facts(vm).outcome === 'failed') failed.add(vm);
+  for (const [vm, list] of recordsByVm(records)) if (factsOf(list, vm).outcome === 'failed') failed.add(vm);
   return failed;
 }
 

@@ -204,7 +204,6 @@ export class Connections implements PlanPorts {
       const file = this.savedNodeFile(host);
       const used = this.wrapped.get(host.name);
       if (file === undefined || used === undefined) continue;
-      mkdirSync(this.options.rehearsalDir!, { recursive: true });
       if (used instanceof RehearsalHypervisor && !used.changed) {
         // a command that changed nothing there (plan, status) does not read every domain of the
         // host again to save it: the fleet is as it was loaded

@@ -13,7 +13,7 @@ import type { Connections } from './connections.js';
 import { Coordinator, type Admission } from './coordinator.js';
 import { RunHalt } from './halt.js';
 import type { EventSink } from './events.js';
-import { factsByVm, recordsByVm, resumeStageOf } from './facts.js';
+import { factsByVm, factsOf, recordsByVm, resumeStageOf } from './facts.js';
 import { deadHere, describeOwner, LEASE_RENEW_MS, LEASE_TTL_SECONDS, leases, ownerWord, type HeldLease } from '../host/leases.js';
 import { deviceOf } from '../host/probe.js';
 import { HOSTS_AT_ONCE, hostReaders, REMOTE_IN_USE_MAX_AGE_MS } from '../plan/fleet-plan.js';
@@ -118,7 +118,7 @@ export async function runFleet(o: FleetRunOptions): Promise<RunSummary> {
     const startedAtMs = o.clock.now();
     const halt = new RunHalt({ stateDir: o.stateDir, runId: o.runId, startedAtMs, ...(o.stop === undefined ? {} : { stop: o.stop }) });
     budget = FailureBudget.forRun(o.inventory.rollout, claimed.map((v) => specs.get(v.name)!));
-    coordinator = o.mode === RunMode.migrate ? coordinatorFor(o, claimed, history, { halt, budget, windowsOf: (vm) => specs.get(vm)?.policy.windows, clock: o.clock }) : undefined;
+    coordinator = o.mode === RunMode.migrate ? coordinatorFor(o, claimed, historyOf, { halt, budget, windowsOf: (vm) => specs.get(vm)?.policy.windows, clock: o.clock }) : undefined;
     stoppedBy = () => halt.current()?.reason ?? budget?.stopped ?? null;
     await Promise.all(
       claimed.map(async (vm) => {
@@ -164,11 +164,10 @@ async function observersFor(o: FleetRunOptions, vms: readonly VmPlan[]): Promise
 /** Every VM goes through the fleet scheduler, a resumed one too: where each stands is read from
  * the journals alone (no host is read twice), and its bundle is registered there, so down
  * windows, bundles, anti-affinity and limits hold after an interruption as before it. */
-function coordinatorFor(o: FleetRunOptions, vms: readonly VmPlan[], history: readonly JournalRecord[], admission: Admission): Coordinator | undefined {
+function coordinatorFor(o: FleetRunOptions, vms: readonly VmPlan[], historyOf: ReadonlyMap<string, JournalRecord[]>, admission: Admission): Coordinator | undefined {
   if (vms.length === 0) return undefined;
   const diskOf = new Map(vms.flatMap((v) => v.disks.map((d) => [`${v.name}/${d.target}`, { mirror: d.mirror, old: d.old, new: d.new }] as const)));
-  const factsOfVm = factsByVm(history);
-  const resume = new Map(vms.map((vm) => [vm.name, resumeStageOf(factsOfVm(vm.name))] as const));
+  const resume = new Map(vms.map((vm) => [vm.name, resumeStageOf(factsOf(historyOf.get(vm.name) ?? [], vm.name))] as const));
   return new Coordinator(
     fleetVmsFromPlan(o.inventory, { ...o.plan, vms: [...vms] }, { defaultSizeBytes: UNKNOWN_DISK_SIZE_BYTES }),
     o.inventory.limits,

@@ -129,7 +129,7 @@ export class InUseIndex {
     private readonly hosts: readonly HostReader[],
     private readonly now: () => number,
     private readonly maxAgeMs: number,
-    hostsAtOnce = 32,
+    hostsAtOnce: number,
   ) {
     this.reads = new PQueue({ concurrency: hostsAtOnce });
   }
@@ -194,12 +194,14 @@ export class InUseIndex {
     const unchecked: string[] = [];
     // the readings still fresh are taken as they are; only the others are awaited (a plan of
     // 10,000 VMs on 500 hosts asks this 10,000 times: 5 million promises otherwise)
-    const readings: (HostUses | null)[] = this.hosts.map((h) => this.fresh(h, h.name === host ? 0 : this.maxAgeMs) ?? null);
+    // the VM's own host is read anew (what changed there matters most), the others when old
+    const maxAge = (h: HostReader) => (h.name === host ? 0 : this.maxAgeMs);
+    const readings: (HostUses | null)[] = this.hosts.map((h) => this.fresh(h, maxAge(h)) ?? null);
     await Promise.all(
       this.hosts.map(async (h, i) => {
         if (readings[i] !== null) return;
         try {
-          readings[i] = await this.read(h, h.name === host ? 0 : this.maxAgeMs);
+          readings[i] = await this.read(h, maxAge(h));
         } catch (err) {
           const last = this.known.get(h.name);
           if (last === undefined) unchecked.push(`host ${h.name} could not be read (${errorMessage(err)})`);
