@@ -6,7 +6,7 @@ import { planFleet } from '../plan/fleet-plan.js';
 import { planFileOf, renderPlanFile } from '../plan/plan-file.js';
 import { checkWritableFolder, writeFileAtomically } from './files.js';
 import { inventoryDigest, sanshiftVersion } from './plan-files.js';
-import { planJsonChunks, renderPlanText } from '../report/plan-view.js';
+import { planJsonChunks, planTextChunks } from '../report/plan-view.js';
 import { InputError } from '../util/errors.js';
 import { openSession, REHEARSAL_BANNER } from './common.js';
 import { arg, type CliCommand } from './command.js';
@@ -56,10 +56,10 @@ export async function planCommand(args: PlanArgs, io: Io): Promise<number> {
     // The journals say which VMs are mid-way (planned from their original definition) or done.
     const vms = selectedNames(session.inventory, args.vm, args.selection ?? { limit: [], exclude: [], failed: false }, session.stateDir);
     const outcome = await planFleet(session.inventory, session.connections, { vms, runId: newRunId(now.getTime()), now, history: historyReader(session.stateDir) });
-    if (args.json) for (const chunk of planJsonChunks(outcome.plan, outcome.problems, session.inventory, { startAt: now })) io.out(chunk);
+    if (args.json) await io.outAll(planJsonChunks(outcome.plan, outcome.problems, session.inventory, { startAt: now }));
     else {
       if (session.connections.rehearsal && args.quiet !== true) io.out(REHEARSAL_BANNER);
-      io.out(renderPlanText(outcome.plan, outcome.problems, session.inventory, { startAt: now }));
+      await io.outAll(planTextChunks(outcome.plan, outcome.problems, session.inventory, { startAt: now }));
     }
     if (outcome.problems.length > 0) {
       // Already printed with the plan; the InputError only carries the exit code.

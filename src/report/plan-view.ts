@@ -198,29 +198,33 @@ export function renderVmPlan(vm: VmPlan): string {
 
 /** `inventory` adds each VM's effective policy and the bundles section (it holds dependsOn and anti-affinity). */
 export function renderPlanText(plan: Plan, problems: readonly Problem[], inventory?: Inventory, options: PlanViewOptions = {}): string {
+  return [...planTextChunks(plan, problems, inventory, options)].join('');
+}
+
+/** The plan as text, in pieces: the header, then one VM at a time, then the bundles and problems. */
+export function* planTextChunks(plan: Plan, problems: readonly Problem[], inventory?: Inventory, options: PlanViewOptions = {}): Generator<string> {
   const specs = new Map((inventory?.vms ?? []).map((v) => [v.name, v]));
   const hosts = new Set(plan.vms.map((v) => v.host));
   const refused = new Set(problems.map((p) => p.at?.vm).filter((v): v is string => v !== undefined));
-  const out: string[] = [];
-  out.push(`sanshift plan: ${plan.inventory}`);
-  out.push(`${plan.vms.length} VM${plan.vms.length === 1 ? '' : 's'} on ${hosts.size} host${hosts.size === 1 ? '' : 's'}; ${plan.vms.length - refused.size} ready, ${refused.size} refused. Nothing was changed.`);
-  out.push('<mdN of /dev/md/NAME> is the kernel name md gives the mirror when it is built.');
+  yield `sanshift plan: ${plan.inventory}\n`;
+  yield `${plan.vms.length} VM${plan.vms.length === 1 ? '' : 's'} on ${hosts.size} host${hosts.size === 1 ? '' : 's'}; ${plan.vms.length - refused.size} ready, ${refused.size} refused. Nothing was changed.\n`;
+  yield '<mdN of /dev/md/NAME> is the kernel name md gives the mirror when it is built.\n';
   const section = inventory === undefined ? undefined : bundlesOfPlan(inventory, plan, options);
   const downAt = section !== undefined && 'bundles' in section ? expectedDownOf(section) : new Map<string, ExpectedDown>();
   for (const vm of plan.vms) {
-    out.push('', renderVmPlan(vm));
+    const out = ['', renderVmPlan(vm)];
     const spec = specs.get(vm.name);
     if (spec !== undefined) out.push(...renderPolicyLines(spec));
     const down = downAt.get(vm.name);
     if (down !== undefined) out.push(`  expected down: T1 ${down.T1 === null ? '?' : formatInZone(Date.parse(down.T1), zoneOf(spec))}, T2 ${down.T2 === null ? '?' : formatInZone(Date.parse(down.T2), zoneOf(spec))} (the scheduler's model; see Bundles below)`);
+    yield `${out.join('\n')}\n`;
   }
-  if (section !== undefined && 'bundles' in section) out.push('', renderBundles(section, inventory));
+  if (section !== undefined && 'bundles' in section) yield `\n${renderBundles(section, inventory)}\n`;
   const all = section !== undefined && 'problems' in section ? [...problems, ...section.problems] : problems;
   if (all.length > 0) {
-    out.push('', `${all.length} problem${all.length === 1 ? '' : 's'} (nothing will run until they are fixed):`);
-    for (const p of all) out.push(indent(formatProblem(p), '  '));
+    yield `\n${all.length} problem${all.length === 1 ? '' : 's'} (nothing will run until they are fixed):\n`;
+    for (const p of all) yield `${indent(formatProblem(p), '  ')}\n`;
   }
-  return `${out.join('\n')}\n`;
 }
 
 /** When the model expects each VM's T1 and T2 windows to start (its bundle's), as ISO instants. */

@@ -221,7 +221,7 @@ describe('4. refused at preflight, with the reason', () => {
     const inv = join(fleet.dir, 'unchecked.yaml');
     // an ssh host nobody can reach: its libvirt is the test driver, its shell unreachable
     writeFileSync(inv, BASE_INVENTORY.replace('    shell: simulated', '    shell: ssh\n    ssh: nobody@127.0.0.1\n    sshPort: 9\n    sshOptions: { ConnectTimeout: 1 }'));
-    const io = { out: () => undefined, err: () => undefined, isTTY: false, stdinIsTTY: false, columns: 100, ask: async () => '' };
+    const io = { out: () => undefined, outAll: async () => undefined, err: () => undefined, isTTY: false, stdinIsTTY: false, columns: 100, ask: async () => '' };
     const err = await runCommand({ inventory: inv, vm: ['web1'], yes: true }, io).catch((e: unknown) => e);
     expect(String(err)).toMatch(/host checks was not checked: .*--accept-unchecked/s);
   });
