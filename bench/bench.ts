@@ -10,7 +10,7 @@ import { generateFleet } from '../src/plan/fleet-gen.js';
 import { DEFAULT_TIMINGS, simulateFleet, type SimResult } from '../src/plan/fleet-sim.js';
 import { RollingScheduler } from '../src/plan/scheduler.js';
 import { engineRatio, engineRatioGenerated } from './engine-fleet.js';
-import type { FleetPathFigures } from './fleet-path.js';
+import { benchFleetPath, type FleetPathFigures } from './fleet-path.js';
 import { timeParses, timeVmPlans } from './vm-plans.js';
 import { benchEngine, benchScript } from './windows.js';
 
@@ -191,21 +191,17 @@ const threeScript = await benchScript(threeSpec, slow, smallGuest);
 console.log(`3 VMs on one host at 2 s per session: run ${(three.makespanMs / 1000).toFixed(1)} s against ${(threeScript.makespanMs / 1000).toFixed(1)} s for the script; longest T1 ${(three.longestT1Ms / 1000).toFixed(1)} s (script ${(threeScript.longestT1Ms / 1000).toFixed(1)} s), longest T2 ${(three.longestT2Ms / 1000).toFixed(1)} s (script ${(threeScript.longestT2Ms / 1000).toFixed(1)} s)`);
 
 // The whole path (issue 14): plan --json and status --json of 10,000 VMs on 500 rehearsal hosts
-// at 100 ms per session and 20 ms per libvirt call, through main(). In a process of its own, so
-// that its peak RSS is its own, with libuv's pool sized as bin/sanshift.js sizes it.
+// at 100 ms per session and 20 ms per libvirt call, through bin/sanshift.js (compiled first, as
+// setup does), each in its process, its stdout a pipe.
 const FLEET_PATH_HOSTS = 500;
-function fleetPathOf(which: 'plan' | 'status'): FleetPathFigures {
-  const output = execFileSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./fleet-path.ts', import.meta.url)), which, String(FLEET_PATH_HOSTS), '20'], {
-    env: { ...process.env, UV_THREADPOOL_SIZE: String(Math.min(1024, 8 * FLEET_PATH_HOSTS + 16)) },
-    encoding: 'utf8',
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  const f = JSON.parse(output.trim().split('\n').pop()!) as FleetPathFigures;
+execFileSync('npm', ['run', '--silent', 'build'], { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: 'inherit' });
+async function fleetPathOf(which: 'plan' | 'status'): Promise<FleetPathFigures> {
+  const f = await benchFleetPath(which, FLEET_PATH_HOSTS, 20);
   const c = f.figures;
   console.log(`${f.vms} VMs on ${f.hosts} hosts, ${which} --json: ${c.wallMs} ms of wall time (${c.cpuMs} ms of CPU, libvirt's worker threads included), ${c.hostMs} ms of host time (virtual), peak RSS ${c.peakRssMB} MB (at its end: RSS ${c.endRssMB} MB, JS heap ${c.endHeapUsedMB} of ${c.endHeapTotalMB} MB), ${c.outputMB} MB written`);
   return f;
 }
-const fleetPath = { plan: fleetPathOf('plan').figures, status: fleetPathOf('status').figures };
+const fleetPath = { plan: (await fleetPathOf('plan')).figures, status: (await fleetPathOf('status')).figures };
 
 // The real engine's makespan over its bound (issue 14): the 30-VM example always; a generated
 // fleet with `npm run bench -- --engine-fleet N` (1,000 VMs take about half an hour of wall time:

@@ -78,7 +78,7 @@ export async function statusCommand(args: StatusArgs, io: Io): Promise<number> {
   try {
     const now = session.clock.now();
     const vms = selectedNames(session.inventory, args.vm, args.selection ?? { limit: [], exclude: [], failed: false }, session.stateDir);
-    const outcome = await planFleet(session.inventory, session.connections, { vms, runId: 'status', now: new Date(now), history: historyReader(session.stateDir), disksOnly: true });
+    const outcome = await planFleet(session.inventory, session.connections, { vms, runId: 'status', now: new Date(now), history: historyReader(session.stateDir), withoutPreflight: true });
     const records = readAllJournals(session.stateDir);
     // every VM gets a row: one on a host that could not be read shows as unknown, with why
     const rows = await observeFleet(session.inventory, session.connections, outcome.plan.vms, records);

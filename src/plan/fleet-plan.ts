@@ -2,7 +2,6 @@
 // definition, resolves its disks, computes its steps, then runs preflight host by host.
 // Every problem is collected, nothing is changed; the caller decides how to render and exit.
 import PQueue from 'p-queue';
-import { parseDomain } from '../domain/index.js';
 import { probeHost } from '../host/probe.js';
 import type { CommandRunner } from '../host/runner.js';
 import type { Hypervisor } from '../hypervisor/port.js';
@@ -13,7 +12,6 @@ import { resolveDisks, reverseDisks } from './disks.js';
 import { InUseIndex, type HostReader } from './in-use.js';
 import { preflightHost } from './preflight.js';
 import { CheckStatus, type Plan, type VmPlan } from './types.js';
-import { buildVmSteps, definitionsFor } from './vm-steps.js';
 
 export interface PlanPorts {
   hypervisor(host: HostSpec): Hypervisor;
@@ -41,9 +39,6 @@ export interface PlanOptions {
   reverse?: boolean;
   /** skip the host checks (status only needs the disks of each VM, not a preflight) */
   withoutPreflight?: boolean;
-  /** each VM's disks only, for status: no definitions and no steps (at 10,000 VMs they are most
-   * of the work); implies withoutPreflight */
-  disksOnly?: boolean;
 }
 
 export interface PlanOutcome {
@@ -90,7 +85,6 @@ export function hostReaders(inv: Inventory, ports: PlanPorts): HostReader[] {
 }
 
 export async function planFleet(inv: Inventory, ports: PlanPorts, options: PlanOptions): Promise<PlanOutcome> {
-  if (options.disksOnly === true) options = { ...options, withoutPreflight: true };
   const { vms, problems } = selectVms(inv, options.vms);
   const unreachable: UnreachableError[] = [];
   const plans: VmPlan[] = [];
@@ -139,31 +133,28 @@ export async function planFleet(inv: Inventory, ports: PlanPorts, options: PlanO
               }
               const resolved = reverseDisks(vm, persistentXml, past.completedFromXml);
               problems.push(...resolved.problems);
-              const defs = definitionsFor(persistentXml, resolved.disks, options.runId);
-              hostPlans.push({ name: vm.name, host: hostName, uri: host.uri, disks: resolved.disks, preflight: [{ check: 'domain', status: CheckStatus.pass, detail: `found on ${hostName}, ${state}; a reverse migration back to its old volumes` }], steps: buildVmSteps(vm.name, resolved.disks, defs, vm.policy), originalXml: defs.original });
+              hostPlans.push({ name: vm.name, host: hostName, uri: host.uri, disks: resolved.disks, preflight: [{ check: 'domain', status: CheckStatus.pass, detail: `found on ${hostName}, ${state}; a reverse migration back to its old volumes` }], stepsFrom: { definition: persistentXml, runId: options.runId, policy: vm.policy } });
               continue;
             }
             if (past?.migrated === true && past.originalXml === null) {
-              hostPlans.push({ name: vm.name, host: hostName, uri: host.uri, disks: [], steps: [], originalXml: '', preflight: [{ check: 'migration state', status: CheckStatus.pass, detail: 'already on its new volumes (its migration completed); nothing to do' }], done: true });
+              hostPlans.push({ name: vm.name, host: hostName, uri: host.uri, disks: [], preflight: [{ check: 'migration state', status: CheckStatus.pass, detail: 'already on its new volumes (its migration completed); nothing to do' }], stepsFrom: null, done: true });
               continue;
             }
             // A migration under way may have moved the definition already (T2): plan from the
             // definition it started from, which the journal keeps.
             const planFrom = past?.originalXml ?? persistentXml;
-            // one parse for the disks and every definition; the disks alone come from the
-            // parse the whole command shares (listDisks), which status reads again
-            const domain = options.disksOnly === true ? planFrom : parseDomain(planFrom);
-            const resolved = resolveDisks(vm, domain, inv.mapping);
+            // the disks as the in-use reading parsed them a moment ago, when it is that text;
+            // the steps are made when shown
+            const parsed = planFrom === persistentXml ? reading?.persistentDisks.get(vm.name) : undefined;
+            const resolved = resolveDisks(vm, parsed ?? planFrom, inv.mapping);
             problems.push(...resolved.problems.map((p) => ({ ...p, at: { file: inv.file, ...p.at, ...(p.at?.path === undefined ? {} : { line: inv.lineOf(p.at.path) ?? inv.lineOf(['vms', vm.index]) }) } })));
-            const defs = typeof domain === 'string' ? undefined : definitionsFor(domain, resolved.disks, options.runId);
             hostPlans.push({
               name: vm.name,
               host: hostName,
               uri: host.uri,
               disks: resolved.disks,
               preflight: [{ check: 'domain', status: CheckStatus.pass, detail: `found on ${hostName}, ${state}` }, ...resolved.untouched.map((u) => ({ check: 'untouched disk', status: CheckStatus.pass, target: u.target, detail: `stays where it is: ${u.reason}` }))],
-              steps: defs === undefined ? [] : buildVmSteps(vm.name, resolved.disks, defs, vm.policy),
-              originalXml: defs?.original ?? '',
+              stepsFrom: { definition: planFrom, runId: options.runId, policy: vm.policy },
             });
           }
           if (options.withoutPreflight !== true) {
@@ -204,7 +195,7 @@ export async function planFleet(inv: Inventory, ports: PlanPorts, options: PlanO
 }
 
 function unreachablePlan(vm: VmSpec, host: HostSpec, err: UnreachableError): VmPlan {
-  return { name: vm.name, host: host.name, uri: host.uri, disks: [], steps: [], originalXml: '', preflight: [{ check: 'libvirt', status: CheckStatus.notChecked, detail: `not checked, because ${err.message}` }] };
+  return { name: vm.name, host: host.name, uri: host.uri, disks: [], stepsFrom: null, preflight: [{ check: 'libvirt', status: CheckStatus.notChecked, detail: `not checked, because ${err.message}` }] };
 }
 
 /** The preflight checks that could not run (a host's shell unreachable, another host's domains

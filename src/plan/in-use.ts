@@ -4,7 +4,7 @@
 // So each host's domains' disk sources are resolved on that host (one probe) and compared with
 // NEW by device (kernel name, partitions) on NEW's own host and by LUN id on every host.
 import PQueue from 'p-queue';
-import { listDisks } from '../domain/index.js';
+import { listDisks, type DomainDisk } from '../domain/index.js';
 import { deviceOf, lunIdOf, type DeviceFacts, type HostSnapshot } from '../host/probe.js';
 import type { Hypervisor } from '../hypervisor/port.js';
 import { errorMessage } from '../util/errors.js';
@@ -37,6 +37,10 @@ export interface HostUses {
   /** each domain's persistent definition as read, and the host's roster: a plan made at the
    * same moment takes its VMs' from here instead of asking libvirt twice */
   definitions: Map<string, string>;
+  /** the disks of each of those definitions, as parsed for this reading: a plan's pass over
+   * 10,000 VMs would otherwise parse them again (the parse memo holds fewer texts than a fleet's
+   * persistent and live definitions together) */
+  persistentDisks: Map<string, readonly DomainDisk[]>;
   roster: Map<string, number | null>;
   /** the device of every probed path on that host (for partitions of a used disk) */
   snapshot: HostSnapshot;
@@ -47,14 +51,16 @@ export async function readHostUses(reader: HostReader, now: () => number): Promi
   const roster = await reader.hv.roster();
   const found: Omit<DiskUse, 'device' | 'lun'>[] = [];
   const definitions = new Map<string, string>();
+  const persistentDisks = new Map<string, readonly DomainDisk[]>();
   await Promise.all(
     [...roster].map(async ([domain, id]) => {
       const persistent = await reader.hv.inactiveXml(domain);
       definitions.set(domain, persistent);
+      persistentDisks.set(domain, listDisks(persistent));
       const xmls: [string, boolean][] = [[persistent, false]];
       if (id !== null) xmls.push([await reader.hv.liveXml(domain), true]);
       for (const [xml, live] of xmls) {
-        for (const d of listDisks(xml)) {
+        for (const d of live ? listDisks(xml) : persistentDisks.get(domain)!) {
           if (d.type === 'block' && d.source !== null && isSafeDevicePath(d.source)) found.push({ domain, target: d.target, source: d.source, live });
         }
       }
@@ -65,7 +71,7 @@ export async function readHostUses(reader: HostReader, now: () => number): Promi
     const device = deviceOf(snapshot, u.source);
     return { ...u, device, lun: device === null ? null : lunIdOf(device) };
   });
-  return { host: reader.name, at: now(), uses, snapshot, definitions, roster };
+  return { host: reader.name, at: now(), uses, snapshot, definitions, persistentDisks, roster };
 }
 
 interface UsesIndex {
@@ -178,7 +184,7 @@ export class InUseIndex {
 
   /** The last reading of a host, if it was taken at `notBefore` or later: its roster and each
    * domain's persistent definition. */
-  readingOf(host: string, notBefore: number): Pick<HostUses, 'roster' | 'definitions'> | undefined {
+  readingOf(host: string, notBefore: number): Pick<HostUses, 'roster' | 'definitions' | 'persistentDisks'> | undefined {
     const known = this.known.get(host);
     return known === undefined || known.at < notBefore ? undefined : known;
   }

@@ -13,7 +13,8 @@ import { createHash } from 'node:crypto';
 import { diffLines } from 'diff';
 import { z } from 'zod';
 import { InputError, InputErrorCode, formatKeyPath, type Problem } from '../util/errors.js';
-import type { Plan, Step, VmPlan } from './types.js';
+import type { Plan, Step, VmPlan, VmPlanDetail } from './types.js';
+import { vmPlanDetail } from './vm-steps.js';
 
 export const PLAN_FORMAT = 'sanshift-plan';
 export const PLAN_FORMAT_VERSION = 1;
@@ -72,25 +73,34 @@ export interface PlanFile {
   selection: string[];
   fingerprint: Record<string, VmFingerprint>;
   /** the plan as `plan --json` shows it, plus each VM's definition; every password masked */
-  plan: Plan;
+  plan: SavedPlan;
+}
+
+/** A VM of a saved plan: its steps written out, since the file is what the operator reviewed. */
+export type SavedVmPlan = Omit<VmPlan, 'stepsFrom'> & VmPlanDetail;
+
+export interface SavedPlan extends Omit<Plan, 'vms'> {
+  vms: SavedVmPlan[];
 }
 
 function stepsDigest(steps: readonly Step[]): string {
   return sha256(JSON.stringify(steps.map((s) => [s.kind, s.phase, s.target ?? null, s.argv ?? null, s.input ?? null, s.xml === undefined ? null : withoutRunId(maskSecrets(s.xml))])));
 }
 
-function fingerprintOf(vm: VmPlan): VmFingerprint {
+function fingerprintOf(vm: VmPlan, detail: VmPlanDetail): VmFingerprint {
   return {
     host: vm.host,
     uri: vm.uri,
-    definitionSha256: sha256(maskSecrets(vm.originalXml)),
+    definitionSha256: sha256(maskSecrets(detail.originalXml)),
     disks: vm.disks.map((d) => ({ target: d.target, old: d.old, new: d.new, mirror: d.mirror, array: d.array ?? null, sizeBytes: d.sizeBytes ?? null })),
     done: vm.done === true,
-    stepsSha256: stepsDigest(vm.steps),
+    stepsSha256: stepsDigest(detail.steps),
   };
 }
 
-const maskVm = (vm: VmPlan): VmPlan => ({ ...vm, originalXml: maskSecrets(vm.originalXml), steps: vm.steps.map((s) => (s.xml === undefined ? s : { ...s, xml: maskSecrets(s.xml) })) });
+function savedVm({ stepsFrom: _from, done, ...vm }: VmPlan, detail: VmPlanDetail): SavedVmPlan {
+  return { ...vm, steps: detail.steps.map((s) => (s.xml === undefined ? s : { ...s, xml: maskSecrets(s.xml) })), originalXml: maskSecrets(detail.originalXml), ...(done === undefined ? {} : { done }) };
+}
 
 export interface InventoryDigest {
   file: string;
@@ -99,6 +109,7 @@ export interface InventoryDigest {
 
 /** The saved form of a plan: masked, fingerprinted, versioned. */
 export function planFileOf(plan: Plan, inventory: InventoryDigest, selection: readonly string[], createdBy: string): PlanFile {
+  const details = new Map(plan.vms.map((vm) => [vm.name, vmPlanDetail(vm)]));
   return {
     format: PLAN_FORMAT,
     version: PLAN_FORMAT_VERSION,
@@ -106,8 +117,8 @@ export function planFileOf(plan: Plan, inventory: InventoryDigest, selection: re
     createdBy,
     inventory: { file: inventory.file, sha256: inventory.sha256 },
     selection: [...selection],
-    fingerprint: Object.fromEntries(plan.vms.map((vm) => [vm.name, fingerprintOf(vm)])),
-    plan: { ...plan, vms: plan.vms.map(maskVm) },
+    fingerprint: Object.fromEntries(plan.vms.map((vm) => [vm.name, fingerprintOf(vm, details.get(vm.name)!)])),
+    plan: { ...plan, vms: plan.vms.map((vm) => savedVm(vm, details.get(vm.name)!)) },
   };
 }
 

@@ -1,5 +1,6 @@
 // The plan is a value (see STYLE.md, Terraform): `plan` renders it, `run` executes it and
 // takes nothing else. Pure data, serialisable as JSON (docs/plan-json.md).
+import type { Policy } from '../inventory/types.js';
 
 /** The closed list of step kinds, in the order of the life of a VM (DESIGN.md). */
 export const StepKind = {
@@ -76,17 +77,35 @@ export interface PreflightCheck {
   target?: string;
 }
 
+/** What a VM's steps and definitions are made from (`vmPlanDetail`, plan/vm-steps.ts). A plan
+ * keeps this rather than the steps: they are a pure function of it and of the VM's disks, and
+ * 10,000 VMs' fifteen steps and four definitions each, held until the plan is printed, were
+ * most of a fleet plan's memory. The definition is the text read from libvirt, not a copy. */
+export interface StepsSource {
+  /** the persistent definition the migration starts from: as read at plan time, or the one the
+   * journal kept when a migration is under way */
+  definition: string;
+  runId: string;
+  policy: Policy;
+}
+
 export interface VmPlan {
   name: string;
   host: string;
   uri: string;
   disks: DiskPlan[];
   preflight: PreflightCheck[];
-  steps: Step[];
-  /** the persistent definition as read at plan time (the journal keeps it before any change) */
-  originalXml: string;
+  /** null: no steps (done, or its host could not be read) */
+  stepsFrom: StepsSource | null;
   /** its migration completed in an earlier run: no steps */
   done?: boolean;
+}
+
+/** A VM's steps, each with its exact commands and definitions, as `plan` shows them. */
+export interface VmPlanDetail {
+  steps: Step[];
+  /** the persistent definition the steps start from, without sanshift's record ('' with no steps) */
+  originalXml: string;
 }
 
 export interface Plan {

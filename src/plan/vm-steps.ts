@@ -5,7 +5,7 @@ import { buildXml, cloneElement, dropMigrationRecord, parseDomain, setDiskSource
 import { addLegArgv, buildMirrorArgv, stopMirrorArgv } from '../host/mdadm.js';
 import type { HealthCheckSpec, Policy } from '../inventory/types.js';
 import { redactUrl } from '../util/url.js';
-import { Phase, StepKind, type DiskPlan, type Step } from './types.js';
+import { Phase, StepKind, type DiskPlan, type Step, type VmPlan, type VmPlanDetail } from './types.js';
 
 /** Placeholder for the md kernel name (md127...), known only once the array exists. */
 export function mdKernelPlaceholder(disk: DiskPlan): string {
@@ -55,6 +55,13 @@ export function definitionsFor(persistent: string | XmlElement, disks: readonly 
   setDiskSources(plain, sources((d) => d.old));
   const onOld = buildXml(plain);
   return { original, recorded, onMirror, onNew, onOld };
+}
+
+/** A VM's steps and the definition they start from, made from what its plan keeps. */
+export function vmPlanDetail(vm: Pick<VmPlan, 'name' | 'disks' | 'stepsFrom'>): VmPlanDetail {
+  if (vm.stepsFrom === null) return { steps: [], originalXml: '' };
+  const defs = definitionsFor(vm.stepsFrom.definition, vm.disks, vm.stepsFrom.runId);
+  return { steps: buildVmSteps(vm.name, vm.disks, defs, vm.stepsFrom.policy), originalXml: defs.original };
 }
 
 /** One health check as the plan shows it, in its steps and its policy block; a URL without

@@ -9,6 +9,7 @@ import { planBundles, type Bundle, type BundlePlan } from '../plan/bundles.js';
 import { fleetVmsFromPlan, UNKNOWN_DISK_SIZE_BYTES } from '../plan/fleet-input.js';
 import { DEFAULT_TIMINGS, simulateFleet } from '../plan/fleet-sim.js';
 import { CheckStatus, type Plan, type Step, type VmPlan } from '../plan/types.js';
+import { vmPlanDetail } from '../plan/vm-steps.js';
 import { InputError, errorMessage, formatProblem, type Problem } from '../util/errors.js';
 import { printablePolicy, renderPolicyLines } from './policy-view.js';
 
@@ -182,15 +183,16 @@ export function renderVmPlan(vm: VmPlan): string {
   }
   lines.push('  preflight:');
   for (const c of vm.preflight) lines.push(`    ${statusMark[c.status]} ${c.check}${c.target === undefined ? '' : ` [${c.target}]`}: ${c.detail}`);
-  if (vm.steps.length > 0) {
+  const { steps, originalXml } = vmPlanDetail(vm);
+  if (steps.length > 0) {
     lines.push('  steps:');
     let phase = '';
-    vm.steps.forEach((s, i) => {
+    steps.forEach((s, i) => {
       const tag = s.phase === phase ? '     ' : s.phase.padEnd(5);
       phase = s.phase;
       lines.push(`    ${tag}${String(i + 1).padStart(2)}. ${s.summary}`);
       if (s.argv !== undefined) lines.push(`             $ ${shellJoin(s.argv)}${s.input === undefined ? '' : `   <<< ${JSON.stringify(s.input.trimEnd())}`}`);
-      if (s.xml !== undefined) lines.push(indent(xmlDiff(vm.name, vm.originalXml, s.xml, xmlLabel[s.kind] ?? s.kind), '             '));
+      if (s.xml !== undefined) lines.push(indent(xmlDiff(vm.name, originalXml, s.xml, xmlLabel[s.kind] ?? s.kind), '             '));
     });
   }
   return lines.join('\n');
@@ -251,7 +253,9 @@ export function* planJsonChunks(plan: Plan, problems: readonly Problem[], invent
   const section = inventory === undefined ? undefined : bundlesOfPlan(inventory, plan, options);
   const specs = new Map((inventory?.vms ?? []).map((v) => [v.name, v]));
   const downAt = section !== undefined && 'bundles' in section ? expectedDownOf(section) : new Map<string, ExpectedDown>();
-  const vmJson = ({ originalXml: _original, ...vm }: Plan['vms'][number]) => {
+  // each VM's steps are made as it is written, and let go with its text
+  const vmJson = ({ stepsFrom: _from, done, ...fields }: VmPlan) => {
+    const vm = { ...fields, steps: vmPlanDetail({ ...fields, stepsFrom: _from }).steps, ...(done === undefined ? {} : { done }) };
     const spec = specs.get(vm.name);
     if (spec === undefined) return vm;
     return { ...vm, groups: spec.groups, policy: printablePolicy(spec.policy), policySources: spec.policySources, ...(downAt.has(vm.name) ? { expectedDown: downAt.get(vm.name) } : {}) };

@@ -153,7 +153,7 @@ describe('3. I5 by identity, on every host', () => {
 
   it('by device: a partition of NEW, the disk NEW is a partition of, a path of its LUN', () => {
     const dev = (kname: string, over: Partial<DeviceFacts> = {}): DeviceFacts => ({ kname, majMin: '8:0', sizeBytes: 1, counters: null, logicalBlockSize: 512, partitionNumber: null, dmUuid: null, wwid: null, udevSerial: null, udevWwn: null, holders: [], partitions: [], md: null, ...over });
-    const uses = (list: [string, DeviceFacts][]): HostUses => ({ host: 'hv1', at: 0, snapshot: {} as HostSnapshot, definitions: new Map(), roster: new Map(), uses: list.map(([domain, device]) => ({ domain, target: 'vda', source: `/dev/${device.kname}`, live: true, device, lun: device.dmUuid?.replace(/^mpath-/, '') ?? device.udevSerial })) });
+    const uses = (list: [string, DeviceFacts][]): HostUses => ({ host: 'hv1', at: 0, snapshot: {} as HostSnapshot, definitions: new Map(), persistentDisks: new Map(), roster: new Map(), uses: list.map(([domain, device]) => ({ domain, target: 'vda', source: `/dev/${device.kname}`, live: true, device, lun: device.dmUuid?.replace(/^mpath-/, '') ?? device.udevSerial })) });
     const newDisk = dev('sdc', { partitions: ['sdc1'], udevSerial: '36001' });
     const found = usesOf({ host: 'hv1', device: newDisk }, uses([['a', dev('sdc1', { partitionNumber: 1 })], ['b', dev('dm-7', { dmUuid: 'mpath-36001' })], ['c', dev('sdd')]]));
     expect(found.map((u) => u.domain)).toEqual(['a', 'b']);
@@ -183,7 +183,7 @@ describe('3. I5 by identity, on every host', () => {
         const d = rnd(5) === 0 ? null : device();
         return { domain: `d${i}`, target: 'vda', source: '/dev/x', live: rnd(2) === 0, device: d, lun: d === null ? null : (d.dmUuid?.replace(/^mpath-/, '') ?? d.udevSerial) };
       });
-      const reading: HostUses = { host, at: 0, snapshot: {} as HostSnapshot, definitions: new Map(), roster: new Map(), uses: list };
+      const reading: HostUses = { host, at: 0, snapshot: {} as HostSnapshot, definitions: new Map(), persistentDisks: new Map(), roster: new Map(), uses: list };
       const target = { host: 'hv1', device: device() };
       expect(usesOf(target, reading)).toEqual(scan(target, reading));
     }

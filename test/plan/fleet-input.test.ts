@@ -23,7 +23,7 @@ mapping:
 );
 
 function vmPlan(name: string, host: string, disks: VmPlan['disks'], done = false): VmPlan {
-  return { name, host, uri: 'qemu+ssh://x/system', disks, preflight: [], steps: [], originalXml: '', ...(done ? { done: true } : {}) };
+  return { name, host, uri: 'qemu+ssh://x/system', disks, preflight: [], stepsFrom: null, ...(done ? { done: true } : {}) };
 }
 
 const disk = (target: string, extra: Partial<VmPlan['disks'][number]> = {}): VmPlan['disks'][number] => ({ target, old: `/dev/mapper/old-${target}`, new: `/dev/mapper/new-${target}`, mirror: `/dev/md/ss-${target}`, ...extra });

@@ -39,7 +39,7 @@ describe('a plan with its preflight', () => {
     for (const vm of planned) expect([vm, asked.get(vm)]).toEqual([vm, 1]);
     expect(rosters).toBe(1);
     // and the definitions are the ones libvirt holds
-    for (const p of outcome.plan.vms) expect(p.originalXml).toContain(`<name>${p.name}</name>`);
+    for (const p of outcome.plan.vms) expect(p.stepsFrom?.definition).toContain(`<name>${p.name}</name>`);
   });
 });
 

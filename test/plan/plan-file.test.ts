@@ -1,6 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { InputError } from '../../src/util/errors.js';
 import { ChangeKind, comparePlans, MASKED, maskSecrets, parsePlanFile, planFileOf, renderPlanFile, type PlanFile } from '../../src/plan/plan-file.js';
+import { defaultPolicy } from '../../src/inventory/policy.js';
 import type { Plan, VmPlan } from '../../src/plan/types.js';
 
 const xml = (memory: number, passwd = 's3cr3t') => `<domain type='kvm'>
@@ -8,6 +9,7 @@ const xml = (memory: number, passwd = 's3cr3t') => `<domain type='kvm'>
   <memory unit='KiB'>${memory}</memory>
   <devices>
     <disk type='block' device='disk'><source dev='/dev/mapper/old-web1'/><target dev='vda' bus='virtio'/></disk>
+    <disk type='block' device='disk'><source dev='/dev/mapper/old-x'/><target dev='vdb' bus='virtio'/></disk>
     <graphics type='vnc' port='-1' autoport='yes' passwd='${passwd}'/>
     <graphics type="spice" passwd="it's &quot;spicy&quot;"/>
   </devices>
@@ -21,11 +23,7 @@ function vmPlan(over: Partial<VmPlan> = {}, runId = 'run-a', memory = 1048576, p
     uri: 'qemu+ssh://root@hv1/system',
     disks: [{ target: 'vda', old: '/dev/mapper/old-web1', new: '/dev/mapper/new-web1', mirror: '/dev/md/ss-web1-vda', array: 'gold', sizeBytes: 20 * 1024 ** 3 }],
     preflight: [],
-    steps: [
-      { kind: 'build-mirror', phase: 'T1', target: 'vda', summary: 'build', argv: ['mdadm', '--build', '/dev/md/ss-web1-vda'] },
-      { kind: 'start-on-mirror', phase: 'T1', summary: 'start', xml: original.replace('<name>', `<metadata><m run-id='${runId}'/></metadata><name>`) },
-    ],
-    originalXml: original,
+    stepsFrom: { definition: original, runId, policy: defaultPolicy },
     ...over,
   };
 }
@@ -91,14 +89,14 @@ describe('comparePlans', () => {
       ['app1', ChangeKind.added],
     ]);
     // planned done: no disks, no definition; the state change alone is named
-    const done = comparePlans(saved([vmPlan()]), saved([vmPlan({ done: true, steps: [], disks: [], originalXml: '' })]));
+    const done = comparePlans(saved([vmPlan()]), saved([vmPlan({ done: true, stepsFrom: null, disks: [] })]));
     expect(done).toEqual([{ vm: 'web1', kind: ChangeKind.state, detail: 'its migration completed since the plan: nothing left to do' }]);
   });
 
   test('same inputs, other steps (another sanshift): a steps change', () => {
-    const other = vmPlan();
-    other.steps[0] = { ...other.steps[0]!, argv: ['mdadm', '--build', '--other'] };
-    expect(comparePlans(saved([vmPlan()]), saved([other])).map((c) => c.kind)).toEqual([ChangeKind.steps]);
+    const other = saved([vmPlan()]);
+    other.fingerprint['web1']!.stepsSha256 = '0'.repeat(64);
+    expect(comparePlans(other, saved([vmPlan()])).map((c) => c.kind)).toEqual([ChangeKind.steps]);
   });
 });
 
