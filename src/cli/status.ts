@@ -2,8 +2,7 @@
 // from what the hosts show now.
 import { historyReader } from '../engine/run.js';
 import { readAllJournals } from '../engine/journal.js';
-import { observeFleet, type VmStatus } from '../engine/status.js';
-import { planFleet } from '../plan/fleet-plan.js';
+import { fleetStatus, type VmStatus } from '../engine/status.js';
 import { formatDuration, formatSpeed } from '../report/event-lines.js';
 import { runPace, type RunPace } from '../report/fleet-eta.js';
 import { openSession } from './common.js';
@@ -78,10 +77,8 @@ export async function statusCommand(args: StatusArgs, io: Io): Promise<number> {
   try {
     const now = session.clock.now();
     const vms = selectedNames(session.inventory, args.vm, args.selection ?? { limit: [], exclude: [], failed: false }, session.stateDir);
-    const outcome = await planFleet(session.inventory, session.connections, { vms, runId: 'status', now: new Date(now), history: historyReader(session.stateDir), withoutPreflight: true });
     const records = readAllJournals(session.stateDir);
-    // every VM gets a row: one on a host that could not be read shows as unknown, with why
-    const rows = await observeFleet(session.inventory, session.connections, outcome.plan.vms, records);
+    const rows = await fleetStatus(session.inventory, session.connections, { vms, now: new Date(now), history: historyReader(session.stateDir), records });
     const pause = pauseStatus(readPause(session.stateDir), records);
     const pace = runPace(records, now);
     if (args.json) io.out(`${JSON.stringify({ ...(pause === null ? {} : { pause }), vms: rows, run: pace }, null, 2)}\n`);

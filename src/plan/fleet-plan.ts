@@ -47,6 +47,9 @@ export interface PlanOutcome {
   problems: Problem[];
   /** hosts that could not be reached (exit code 1 when there is no input problem) */
   unreachable: UnreachableError[];
+  /** each planned VM's persistent definition as read for this plan, for a caller that looks at
+   * the VMs next (status) instead of reading them from libvirt again */
+  definitions: Map<string, string>;
 }
 
 /** The inventory's VMs named on the command line, or all of them; unknown names are problems. */
@@ -167,20 +170,22 @@ export async function planFleet(inv: Inventory, ports: PlanPorts, options: PlanO
         } catch (err) {
           if (err instanceof InputError) {
             problems.push(...err.problems);
-            return { hostPlans, problems, unreachable };
+            return { hostPlans, problems, unreachable, current };
           }
           const down = err instanceof UnreachableError ? err : new UnreachableError(hostName, host.uri, errorMessage(err));
           unreachable.push(down);
           for (const vm of hostVms) if (!hostPlans.some((p) => p.name === vm.name)) hostPlans.push(unreachablePlan(vm, host, down));
         }
-        return { hostPlans, problems, unreachable };
+        return { hostPlans, problems, unreachable, current };
       }),
     ),
   );
+  const definitions = new Map<string, string>();
   for (const h of perHost) {
     plans.push(...h.hostPlans);
     problems.push(...h.problems);
     unreachable.push(...h.unreachable);
+    for (const [vm, xml] of h.current) definitions.set(vm, xml);
   }
 
   for (const p of plans) {
@@ -191,7 +196,7 @@ export async function planFleet(inv: Inventory, ports: PlanPorts, options: PlanO
   problems.push(...crossVmConflicts(plans));
   const order = new Map(vms.map((v, i) => [v.name, i]));
   plans.sort((a, b) => order.get(a.name)! - order.get(b.name)!);
-  return { plan: { inventory: inv.file, createdAt: options.now.toISOString(), vms: plans }, problems, unreachable };
+  return { plan: { inventory: inv.file, createdAt: options.now.toISOString(), vms: plans }, problems, unreachable, definitions };
 }
 
 function unreachablePlan(vm: VmSpec, host: HostSpec, err: UnreachableError): VmPlan {

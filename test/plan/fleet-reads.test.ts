@@ -4,42 +4,59 @@ import { describe, expect, it } from '@jest/globals';
 import type { HostSnapshot } from '../../src/host/probe.js';
 import type { Hypervisor } from '../../src/hypervisor/port.js';
 import { InUseIndex, type HostReader } from '../../src/plan/in-use.js';
+import { fleetStatus, VmPhase } from '../../src/engine/status.js';
 import { Fleet } from '../engine/harness.js';
+
+/** Counts the definitions and rosters libvirt is asked for, from the fleet's next connections on. */
+function countReads(fleet: Fleet): { asked: Map<string, number>; rosters: { count: number } } {
+  const asked = new Map<string, number>();
+  const rosters = { count: 0 };
+  fleet.hvWrapper = (hv: Hypervisor): Hypervisor =>
+    new Proxy(hv, {
+      get(target, key, receiver) {
+        if (key === 'roster') {
+          return () => {
+            rosters.count++;
+            return target.roster();
+          };
+        }
+        if (key === 'inactiveXml') {
+          return (name: string, options?: object) => {
+            asked.set(name, (asked.get(name) ?? 0) + 1);
+            return target.inactiveXml(name, options);
+          };
+        }
+        const value: unknown = Reflect.get(target, key, receiver);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+  fleet.restart();
+  return { asked, rosters };
+}
 
 describe('a plan with its preflight', () => {
   it("asks libvirt for each definition once, and for the host's roster once", async () => {
     const fleet = new Fleet();
-    const asked = new Map<string, number>();
-    let rosters = 0;
-    fleet.hvWrapper = (hv: Hypervisor): Hypervisor =>
-      new Proxy(hv, {
-        get(target, key, receiver) {
-          if (key === 'roster') {
-            return () => {
-              rosters++;
-              return target.roster();
-            };
-          }
-          if (key === 'inactiveXml') {
-            return (name: string, options?: object) => {
-              asked.set(name, (asked.get(name) ?? 0) + 1);
-              return target.inactiveXml(name, options);
-            };
-          }
-          const value: unknown = Reflect.get(target, key, receiver);
-          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-        },
-      });
-    fleet.restart();
+    const { asked, rosters } = countReads(fleet);
     const outcome = await fleet.plan();
     expect(outcome.problems).toEqual([]);
     const planned = outcome.plan.vms.map((v) => v.name);
     expect(planned.length).toBeGreaterThan(1);
     // the in-use index read every domain of the host; the plan took its VMs' definitions from that reading
     for (const vm of planned) expect([vm, asked.get(vm)]).toEqual([vm, 1]);
-    expect(rosters).toBe(1);
+    expect(rosters.count).toBe(1);
     // and the definitions are the ones libvirt holds
     for (const p of outcome.plan.vms) expect(p.stepsFrom?.definition).toContain(`<name>${p.name}</name>`);
+  });
+});
+
+describe('status', () => {
+  it('asks libvirt for each definition once: its observation takes the one its disks were planned from', async () => {
+    const fleet = new Fleet();
+    const { asked } = countReads(fleet);
+    const rows = await fleetStatus(fleet.inventory, fleet.connections, { vms: [], now: new Date(fleet.clock.now()), history: () => undefined, records: [] });
+    expect(rows.length).toBeGreaterThan(1);
+    for (const row of rows) expect([row.vm, row.phase, asked.get(row.vm)]).toEqual([row.vm, VmPhase.notStarted, 1]);
   });
 });
 
