@@ -491,12 +491,16 @@ export class VmMigration {
 
   /** Journals (and announces) once per attempt that every mirror reached sync. */
   private resyncRecorded = false;
+  /** Disks the coordinator counts as copied (their bandwidth given back): by `copied` as each
+   * one reaches sync, all of them with `synced`. */
+  private readonly copiedTargets = new Set<string>();
   private recordResyncEnded(): void {
     if (this.resyncRecorded) return;
     this.resyncRecorded = true;
     const sizes = this.ctx.disks.map((d) => d.sizeBytes);
     const bytes = sizes.every((b): b is number => b !== undefined) ? sizes.reduce((a, b) => a + b, 0) : null;
     const targets = this.ctx.disks.map((d) => d.target);
+    for (const t of targets) this.copiedTargets.add(t);
     this.log({ kind: 'result', vm: this.ctx.vm, step: 'wait-for-resync', detail: { resyncBytes: bytes, targets } });
     this.ctx.emit({ kind: 'resync-ended', at: this.ctx.clock.now(), vm: this.ctx.vm, targets, bytes });
     this.signal({ kind: 'synced', targets });
@@ -638,6 +642,8 @@ export class VmMigration {
       case ActionKind.addNewLegs: {
         const chosen = action.targets.map((t) => this.disk(t));
         await this.recheckNewVolumes(chosen, true);
+        // a disk copied before and rebuilt (stale at cutover) copies again, inside its share
+        for (const t of action.targets) this.copiedTargets.delete(t);
         const caps = (await this.ctx.coordination?.resyncShares(action.targets)) ?? new Map<string, number | 'system'>();
         const policyCap = this.ctx.policy.resyncSpeedMaxKiB;
         const r = await this.step('add-new-leg', `re-check that ${chosen.map((d) => d.new).join(', ')} ${chosen.length > 1 ? 'are' : 'is'} unused (I5), then add ${chosen.length > 1 ? 'them' : 'it'}: md starts copying`, async () => {
@@ -843,7 +849,6 @@ export class VmMigration {
     // An array in sync shows no progress line: remember each one's size to count it as copied.
     const sizes = new Map<string, number>();
     let last = { done: -1, at: clock.now() };
-    const reported = new Set<string>();
     for (;;) {
       this.checkHalt(true);
       const poll = await this.ctx.observer.nextPoll();
@@ -858,9 +863,9 @@ export class VmMigration {
       if (decision.kind !== ActionKind.waitForResync) return next;
       // a disk done before the others gives its bandwidth back now (recordResyncEnded tells
       // the coordinator about the last one, with the cutover)
-      const copied = mine.filter((m) => m.ours && m.hasNew && m.state!.inSync && !reported.has(m.target)).map((m) => m.target);
+      const copied = mine.filter((m) => m.ours && m.hasNew && m.state!.inSync && !this.copiedTargets.has(m.target)).map((m) => m.target);
       if (copied.length > 0) {
-        for (const t of copied) reported.add(t);
+        for (const t of copied) this.copiedTargets.add(t);
         this.signal({ kind: 'copied', targets: copied });
       }
       this.ctx.emit({

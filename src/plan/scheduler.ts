@@ -151,7 +151,8 @@ function mix32(x: number): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
-const MirrorState = { idle: 0, reserved: 1, resyncing: 2, synced: 3 } as const;
+/** `recopying`: in sync once (its bundle counted it), copying again: it only takes bandwidth. */
+const MirrorState = { idle: 0, reserved: 1, resyncing: 2, synced: 3, recopying: 4 } as const;
 
 type Refusal = 'windows' | 'global' | 'host' | 'affinity' | 'dependency' | 'caller';
 
@@ -377,14 +378,22 @@ abstract class FleetResources implements FleetScheduler {
 
   resyncStarted(vm: string, target: string): void {
     const m = this.mirror(vm, target);
-    if (this.mirrorState[m] !== MirrorState.reserved) return;
-    this.mirrorState[m] = MirrorState.resyncing;
+    const s = this.mirrorState[m];
+    if (s !== MirrorState.reserved && s !== MirrorState.synced) return;
+    // in sync before (its bundle counted it), copying again: rebuilt because NEW was found
+    // stale at the cutover (I3); it takes a share until it ends again, its bundle stays ready
+    this.mirrorState[m] = s === MirrorState.synced ? MirrorState.recopying : MirrorState.resyncing;
     this.resyncing.add(m);
   }
 
   resyncEnded(vm: string, target: string): void {
     const m = this.mirror(vm, target);
     const s = this.mirrorState[m];
+    if (s === MirrorState.recopying) {
+      this.mirrorState[m] = MirrorState.synced;
+      this.resyncing.delete(m);
+      return;
+    }
     if (s !== MirrorState.reserved && s !== MirrorState.resyncing) return;
     this.mirrorState[m] = MirrorState.synced;
     this.resyncing.delete(m);

@@ -121,4 +121,25 @@ describe('resync bandwidth under a host limit', () => {
     // within two polls (5 s) of the fluid figure
     expect((synced - added) / 1000).toBeLessThanOrEqual(3 * 1024 / 20 + 10);
   });
+
+  // web1 (1 GiB) alone on hv1 at 20 MiB/s. Someone writes OLD around its mirror right after its
+  // T2 shutdown: I3 has NEW copied again. That second copy must run inside the host's share
+  // (about 51 s), not at md's own top speed (about 5 s) because its first copy was counted done.
+  it('copies a disk again inside its share, though its first copy was counted done', async () => {
+    const fleet = new Fleet(BASE_INVENTORY.replace(/ {2}resyncSpeedMax:.*\n/, '').replace('policy:', 'limits:\n  hostBandwidth: 20MiB/s\npolicy:'));
+    const sim = await fleet.sim();
+    let wrote = false;
+    fleet.onEvent = (e) => {
+      if (wrote || e.kind !== 'down' || e.vm !== 'web1' || e.window !== 'T2') return;
+      wrote = true;
+      sim.write('/dev/mapper/old-web1', 8);
+    };
+    const summary = await fleet.run(['web1']);
+    expect(summary.results.map((r) => r.outcome.outcome)).toEqual(['done']);
+    const adds = fleet.events.filter((e) => e.kind === 'step-finished' && e.vm === 'web1' && e.step === 'add-new-leg').map((e) => e.at);
+    const checks = fleet.events.filter((e) => e.kind === 'step-started' && e.vm === 'web1' && e.step === 'check-cutover').map((e) => e.at);
+    expect([wrote, adds.length, checks.length]).toEqual([true, 2, 2]);
+    // from NEW's second join to the cutover check that found it in sync
+    expect((checks[1]! - adds[1]!) / 1000).toBeGreaterThanOrEqual(1024 / 20 - 2);
+  });
 });

@@ -66,6 +66,34 @@ describe('RollingScheduler', () => {
     expect(s.grant().enterT1).toHaveLength(1);
   });
 
+  test('a disk in sync that copies again (rebuilt, or its recovery restarted) takes a share again; its bundle stays ready', () => {
+    const vms = [vm('a', 'hv1', 2), vm('b', 'hv1', 1)];
+    const l = limits({ hostBandwidthKiB: 300 * 1024 });
+    const { plan, s } = scheduler(vms, l);
+    s.grant();
+    const [a, b] = [plan.bundleOf.get('a')!, plan.bundleOf.get('b')!];
+    s.windowEnded(a);
+    s.windowEnded(b);
+    for (const t of ['vda', 'vdb']) s.resyncStarted('a', t);
+    s.resyncStarted('b', 'vda');
+    s.resyncEnded('a', 'vda');
+    s.resyncEnded('a', 'vdb');
+    expect(s.stateOf(a)).toBe(BundleState.readyForT2);
+    // b alone copies: the whole host's bandwidth
+    expect(Object.fromEntries(s.allocateBandwidth())).toEqual({ 'b/vda': 300 * 1024 });
+    // a/vdb copies again: it shares the host with b, instead of copying on top of b's share
+    s.resyncStarted('a', 'vdb');
+    expect(Object.fromEntries(s.allocateBandwidth())).toEqual({ 'a/vdb': 150 * 1024, 'b/vda': 150 * 1024 });
+    expect(s.stateOf(a)).toBe(BundleState.readyForT2);
+    s.resyncEnded('a', 'vdb');
+    expect(Object.fromEntries(s.allocateBandwidth())).toEqual({ 'b/vda': 300 * 1024 });
+    // counted once: b still needs its own end to be ready
+    expect(s.stateOf(a)).toBe(BundleState.readyForT2);
+    expect(s.stateOf(b)).toBe(BundleState.syncing);
+    s.resyncEnded('b', 'vda');
+    expect(s.stateOf(b)).toBe(BundleState.readyForT2);
+  });
+
   test('largest bundle first on an array (LPT)', () => {
     const { plan, s } = scheduler([vm('small', 'hv1', 1), vm('big', 'hv2', 3), vm('mid', 'hv3', 2)], limits({ downWindows: 1 }));
     expect(names(plan, s.grant().enterT1)).toEqual(['big']);
