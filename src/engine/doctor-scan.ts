@@ -6,13 +6,10 @@
 import PQueue from 'p-queue';
 import { probeHost, type HostSnapshot } from '../host/probe.js';
 import type { Inventory } from '../inventory/types.js';
-import type { PlanPorts } from '../plan/fleet-plan.js';
+import { HOSTS_AT_ONCE, type PlanPorts } from '../plan/fleet-plan.js';
 import { errorMessage } from '../util/errors.js';
 import { knownDisksOn, ParsedDefinitions, scanPaths, type DomainReading, type HostScan } from './doctor.js';
 import type { MigrationFacts } from './facts.js';
-
-/** Hosts read at once: each holds one ssh session and a few libvirt calls in flight. */
-const HOSTS_AT_ONCE = 16;
 
 /** What reading one host cost. */
 export interface HostFigures {
