@@ -187,12 +187,17 @@ export function renderVmPlan(vm: VmPlan): string {
   if (steps.length > 0) {
     lines.push('  steps:');
     let phase = '';
+    // the phase column as wide as its longest name ('prepare'), the commands under the summary
+    const width = Math.max(...steps.map((s) => s.phase.length)) + 1;
+    const under = ' '.repeat(4 + width + 4);
     steps.forEach((s, i) => {
-      const tag = s.phase === phase ? '     ' : s.phase.padEnd(5);
+      const tag = s.phase === phase ? ' '.repeat(width) : s.phase.padEnd(width);
       phase = s.phase;
       lines.push(`    ${tag}${String(i + 1).padStart(2)}. ${s.summary}`);
-      if (s.argv !== undefined) lines.push(`             $ ${shellJoin(s.argv)}${s.input === undefined ? '' : `   <<< ${JSON.stringify(s.input.trimEnd())}`}`);
-      if (s.xml !== undefined) lines.push(indent(xmlDiff(vm.name, originalXml, s.xml, xmlLabel[s.kind] ?? s.kind), '             '));
+      // every command of the step's session, not only its first (a VM with two disks has two builds)
+      if (s.argv !== undefined) lines.push(`${under}$ ${shellJoin(s.argv)}${s.input === undefined ? '' : `   <<< ${JSON.stringify(s.input.trimEnd())}`}`);
+      for (const argv of s.more ?? []) lines.push(`${under}$ ${shellJoin(argv)}`);
+      if (s.xml !== undefined) lines.push(indent(xmlDiff(vm.name, originalXml, s.xml, xmlLabel[s.kind] ?? s.kind), under));
     });
   }
   return lines.join('\n');

@@ -85,6 +85,21 @@ describe('the plan command on bad input and unreachable hosts', () => {
     expect(plan.vms[0]!.steps.find((s) => s.kind === 'start-on-mirror')?.xml).toContain("<source dev='/dev/md/ss-db1-vdb'/>");
   });
 
+  it('prints every command of a session: both builds, adds and stops of a VM with two disks', async () => {
+    const dir = inventoryDir('  - { name: db1, host: hv1 }');
+    const io = new RecordingIo();
+    expect(await main(['plan', '-i', join(dir, 'inv.yaml')], io)).toBe(0);
+    for (const command of [
+      'mdadm --build /dev/md/ss-db1-vda --level 1 --raid-disks=2 /dev/mapper/old-db1 missing',
+      'mdadm --build /dev/md/ss-db1-vdb --level 1 --raid-disks=2 /dev/mapper/old-db1-logs missing',
+      'mdadm --add /dev/md/ss-db1-vdb /dev/mapper/new-db1-logs',
+      'mdadm --stop /dev/md/ss-db1-vdb',
+    ]) expect(io.stdout).toContain(`$ ${command}\n`);
+    // the phase column is as wide as 'prepare': the step numbers line up
+    expect(io.stdout).toMatch(/\n {4}prepare {2}1\. build [^\n]+\n {16}\$ mdadm --build/);
+    expect(io.stdout).toMatch(/\n {4}T1 {7}4\. graceful shutdown/);
+  });
+
   it('exits 1 naming host and URI when libvirt cannot be reached', async () => {
     const dir = inventoryDir('  - { name: web1, host: hv1 }', 'broken-node.xml');
     const io = new RecordingIo();
