@@ -1,5 +1,6 @@
 // Builds the plan of a whole inventory (or of the VMs named): reads each domain's persistent
-// definition, resolves its disks, computes its steps, then runs preflight host by host.
+// definition, resolves its disks, keeps what its steps are made from (vm-steps.ts makes them
+// when the plan is shown), then runs preflight host by host.
 // Every problem is collected, nothing is changed; the caller decides how to render and exit.
 import PQueue from 'p-queue';
 import { probeHost } from '../host/probe.js';

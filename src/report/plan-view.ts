@@ -203,12 +203,9 @@ export function renderVmPlan(vm: VmPlan): string {
   return lines.join('\n');
 }
 
-/** `inventory` adds each VM's effective policy and the bundles section (it holds dependsOn and anti-affinity). */
-export function renderPlanText(plan: Plan, problems: readonly Problem[], inventory?: Inventory, options: PlanViewOptions = {}): string {
-  return [...planTextChunks(plan, problems, inventory, options)].join('');
-}
-
-/** The plan as text, in pieces: the header, then one VM at a time, then the bundles and problems. */
+/** The plan as text, in pieces: the header, then one VM at a time, then the bundles and problems.
+ * `inventory` adds each VM's effective policy and the bundles section (it holds dependsOn and
+ * anti-affinity). */
 export function* planTextChunks(plan: Plan, problems: readonly Problem[], inventory?: Inventory, options: PlanViewOptions = {}): Generator<string> {
   const specs = new Map((inventory?.vms ?? []).map((v) => [v.name, v]));
   const hosts = new Set(plan.vms.map((v) => v.host));
