@@ -109,7 +109,14 @@ export interface InventoryDigest {
 
 /** The saved form of a plan: masked, fingerprinted, versioned. */
 export function planFileOf(plan: Plan, inventory: InventoryDigest, selection: readonly string[], createdBy: string): PlanFile {
-  const details = new Map(plan.vms.map((vm) => [vm.name, vmPlanDetail(vm)]));
+  // each VM's steps made once, for its fingerprint and its masked copy
+  const fingerprint: Record<string, VmFingerprint> = {};
+  const vms: SavedVmPlan[] = [];
+  for (const vm of plan.vms) {
+    const detail = vmPlanDetail(vm);
+    fingerprint[vm.name] = fingerprintOf(vm, detail);
+    vms.push(savedVm(vm, detail));
+  }
   return {
     format: PLAN_FORMAT,
     version: PLAN_FORMAT_VERSION,
@@ -117,8 +124,8 @@ export function planFileOf(plan: Plan, inventory: InventoryDigest, selection: re
     createdBy,
     inventory: { file: inventory.file, sha256: inventory.sha256 },
     selection: [...selection],
-    fingerprint: Object.fromEntries(plan.vms.map((vm) => [vm.name, fingerprintOf(vm, details.get(vm.name)!)])),
-    plan: { ...plan, vms: plan.vms.map((vm) => savedVm(vm, details.get(vm.name)!)) },
+    fingerprint,
+    plan: { ...plan, vms },
   };
 }
 
