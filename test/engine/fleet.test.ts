@@ -124,7 +124,8 @@ describe('resync bandwidth under a host limit', () => {
 
   // web1 (1 GiB) alone on hv1 at 20 MiB/s. Someone writes OLD around its mirror right after its
   // T2 shutdown: I3 has NEW copied again. That second copy must run inside the host's share
-  // (about 51 s), not at md's own top speed (about 5 s) because its first copy was counted done.
+  // (about 51 s), not at md's own top speed because its first copy was counted done (10 s, polls
+  // included, before the fix).
   it('copies a disk again inside its share, though its first copy was counted done', async () => {
     const fleet = new Fleet(BASE_INVENTORY.replace(/ {2}resyncSpeedMax:.*\n/, '').replace('policy:', 'limits:\n  hostBandwidth: 20MiB/s\npolicy:'));
     const sim = await fleet.sim();
