@@ -16,18 +16,54 @@ export interface Io {
   readonly columns: number;
 }
 
-/** Writes `chunks` one after another, each once the stream has taken the one before. A pipe
- * read slowly (`sanshift plan --json | gzip`, a slow ssh session) would otherwise queue the
- * whole output in this process: a 10,000-VM plan's 106 MB of JSON took the process from 670 MB
- * to 1.3 GB (bench/fleet-path.ts). A stream that fails (the reader went away) rejects. */
-export async function writeChunks(stream: NodeJS.WritableStream, chunks: Iterable<string>): Promise<void> {
-  for (const chunk of chunks) if (!stream.write(chunk)) await once(stream, 'drain');
+/**
+ * stdout or stderr as a command writes them: best effort, since the journal is the record.
+ * When the reader goes away (`| head`, a pager quit early, a `tee` killed, a terminal gone),
+ * Node emits an error that, with no one listening, ends the process: a run died of it mid-window,
+ * its VMs left off (`sanshift run | head -2`, found this stop). Heard here, it only stops the
+ * writing to that stream, and the run goes on.
+ */
+export class GuardedOutput {
+  private closed = false;
+  constructor(private readonly stream: NodeJS.WritableStream) {
+    stream.on('error', () => {
+      this.closed = true;
+    });
+  }
+
+  /** the reader went away: nothing more is written */
+  get gone(): boolean {
+    return this.closed;
+  }
+
+  write(text: string): void {
+    if (!this.closed) this.stream.write(text);
+  }
+
+  /** Writes `chunks` one after another, each once the stream has taken the one before. A pipe
+   * read slowly (`sanshift plan --json | gzip`, a slow ssh session) would otherwise queue the
+   * whole output in this process: a 10,000-VM plan's 106 MB of JSON took it from 670 MB to
+   * 1.3 GB (bench/fleet-path.ts). */
+  async writeAll(chunks: Iterable<string>): Promise<void> {
+    for (const chunk of chunks) {
+      if (this.closed) return;
+      if (this.stream.write(chunk)) continue;
+      try {
+        await once(this.stream, 'drain');
+      } catch {
+        return; // it failed while we waited: gone
+      }
+    }
+  }
 }
 
+const stdout = new GuardedOutput(process.stdout);
+const stderr = new GuardedOutput(process.stderr);
+
 export const processIo: Io = {
-  out: (t) => void process.stdout.write(t),
-  outAll: (chunks) => writeChunks(process.stdout, chunks),
-  err: (t) => void process.stderr.write(t),
+  out: (t) => stdout.write(t),
+  outAll: (chunks) => stdout.writeAll(chunks),
+  err: (t) => stderr.write(t),
   isTTY: process.stdout.isTTY === true,
   stdinIsTTY: process.stdin.isTTY === true,
   columns: process.stdout.columns ?? 100,

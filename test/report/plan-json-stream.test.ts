@@ -4,7 +4,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { Writable } from 'node:stream';
 import { main } from '../../src/cli/main.js';
-import { RecordingIo, writeChunks } from '../../src/cli/io.js';
+import { GuardedOutput, RecordingIo } from '../../src/cli/io.js';
 import { renderPlanJson } from '../../src/report/plan-view.js';
 import { rehearsalCopy } from '../cli/helpers.js';
 
@@ -58,21 +58,23 @@ class SlowPipe extends Writable {
 }
 
 class SlowPipeIo extends RecordingIo {
+  private readonly output: GuardedOutput;
   constructor(readonly pipe: SlowPipe) {
     super();
+    this.output = new GuardedOutput(pipe);
   }
   override out(t: string): void {
-    this.pipe.write(t);
+    this.output.write(t);
   }
   override outAll(chunks: Iterable<string>): Promise<void> {
-    return writeChunks(this.pipe, chunks);
+    return this.output.writeAll(chunks);
   }
 }
 
 describe('a long output into a slow pipe (`plan --json | gzip`)', () => {
-  test('writeChunks hands the stream a piece only once it took the one before', async () => {
+  test('writeAll hands the stream a piece only once it took the one before', async () => {
     const pipe = new SlowPipe();
-    await writeChunks(pipe, Array.from({ length: 200 }, (_, i) => `${String(i).padStart(99, '.')}\n`));
+    await new GuardedOutput(pipe).writeAll(Array.from({ length: 200 }, (_, i) => `${String(i).padStart(99, '.')}\n`));
     await new Promise<void>((resolve) => pipe.end(resolve));
     expect(pipe.text.length).toBe(200 * 100);
     // without waiting for 'drain', all 20,000 bytes would wait in the process at once
