@@ -35,12 +35,18 @@ if (process.env.UV_THREADPOOL_SIZE === undefined) {
     stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
     env: { ...process.env, UV_THREADPOOL_SIZE: String(size), SANSHIFT_LAUNCHER_FD: '3' },
   });
-  // a terminal's Ctrl-C reaches the child too (same process group): it decides what it means
-  for (const sig of ['SIGINT', 'SIGQUIT']) process.on(sig, () => undefined);
+  // a terminal's Ctrl-C, and its hangup, reach the child too (same process group): it decides
+  // what they mean (a run drains its windows on either), and the launcher waits for it
+  const passed = ['SIGINT', 'SIGQUIT', 'SIGHUP'];
+  for (const sig of passed) process.on(sig, () => undefined);
   process.on('SIGTERM', () => child.kill('SIGTERM'));
   child.on('exit', (code, signal) => {
-    if (signal !== null) process.kill(process.pid, signal);
-    else process.exit(code ?? 1);
+    if (signal !== null) {
+      // die of the child's signal, as the shell expects (130 for a Ctrl-C): without its
+      // handler, since the launcher's own would swallow it and exit 0
+      process.removeAllListeners(signal);
+      process.kill(process.pid, signal);
+    } else process.exit(code ?? 1);
   });
 } else {
   if (process.env.SANSHIFT_LAUNCHER_FD !== undefined) {

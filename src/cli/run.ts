@@ -24,7 +24,7 @@ import { arg, type CliCommand } from './command.js';
 import { ExitCode } from './exit.js';
 import type { Io } from './io.js';
 import { describePause, readPause, requestPause } from '../control/pause.js';
-import { installInterrupts, PAUSE_ON_CTRL_C, STOP_ON_CTRL_C } from './interrupt.js';
+import { installInterrupts, PAUSE_ON_CTRL_C, PAUSE_ON_HANGUP, STOP_ON_CTRL_C } from './interrupt.js';
 import { selectedNames, selectionArgs, withSelection, type SelectionArgs } from './selection.js';
 
 const NO_SELECTION: SelectionArgs = { limit: [], exclude: [], failed: false };
@@ -283,6 +283,10 @@ async function execute(session: Session, io: Io, vms: string[], mode: RunMode, o
         stop: () => {
           io.err(STOP_ON_CTRL_C);
           stop.abort();
+        },
+        hangup: () => {
+          requestPause(stateDir, { now: new Date(), reason: `the terminal of run ${runId} went away (SIGHUP)`, runs: [runId] });
+          io.err(PAUSE_ON_HANGUP);
         },
       })
     : () => undefined;

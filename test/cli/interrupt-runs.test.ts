@@ -8,7 +8,7 @@ describe('Ctrl-C during a run', () => {
   test('the first asks for a pause, the second for a stop, a third changes nothing; uninstalled, none', () => {
     const proc = new EventEmitter();
     const seen: string[] = [];
-    const uninstall = installInterrupts(proc, { pause: () => seen.push('pause'), stop: () => seen.push('stop') });
+    const uninstall = installInterrupts(proc, { pause: () => seen.push('pause'), stop: () => seen.push('stop'), hangup: () => seen.push('hangup') });
     proc.emit('SIGINT');
     expect(seen).toEqual(['pause']);
     proc.emit('SIGINT');
@@ -16,6 +16,17 @@ describe('Ctrl-C during a run', () => {
     expect(seen).toEqual(['pause', 'stop']);
     uninstall();
     expect(proc.listenerCount('SIGINT')).toBe(0);
+  });
+
+  test('a hangup (the terminal went away) asks for the pause once; by default it would end the run mid-window', () => {
+    const proc = new EventEmitter();
+    const seen: string[] = [];
+    const uninstall = installInterrupts(proc, { pause: () => seen.push('pause'), stop: () => seen.push('stop'), hangup: () => seen.push('hangup') });
+    proc.emit('SIGHUP');
+    proc.emit('SIGHUP');
+    expect(seen).toEqual(['hangup']);
+    uninstall();
+    expect(proc.listenerCount('SIGHUP')).toBe(0);
   });
 });
 

@@ -58,4 +58,47 @@ describe('the launcher and the CLI live and die as one', () => {
     await until('the CLI process to end', () => !alive(cli), 10_000);
     expect(alive(cli)).toBe(false);
   }, 90_000);
+
+  it('a Ctrl-C that ends the CLI ends the launcher with it, by the same signal (not exit 0)', async () => {
+    const { dir, inventory } = rehearsalCopy();
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    // `plan` waits on a host command that hangs, as in the test above
+    const marker = join(dir, 'cli.pid');
+    const bin = join(dir, 'bin');
+    mkdirSync(bin);
+    writeFileSync(join(bin, 'ssh'), `#!/bin/sh\necho $PPID $$ > ${marker}\nexec sleep 30\n`);
+    chmodSync(join(bin, 'ssh'), 0o755);
+    writeFileSync(inventory, readFileSync(inventory, 'utf8').replace('    shell: simulated\n', '    shell: ssh\n    ssh: hv1.example.net\n'));
+    const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${bin}:${process.env['PATH'] ?? ''}` };
+    delete env['UV_THREADPOOL_SIZE'];
+    // its own process group, as a terminal's foreground job: Ctrl-C signals the whole group
+    const launcher = spawn(process.execPath, [join(repo, 'bin', 'sanshift.js'), 'plan', '-i', inventory, '--state-dir', join(dir, 'state')], { env, stdio: 'ignore', detached: true });
+    cleanup.push(() => {
+      try { process.kill(-launcher.pid!, 'SIGKILL'); } catch { /* gone */ }
+    });
+    const ended = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => launcher.on('exit', (code, signal) => resolve([code, signal])));
+    await until('ssh to start', () => existsSync(marker) && /^\d+ \d+\n/.test(readFileSync(marker, 'utf8')), 60_000);
+    process.kill(-launcher.pid!, 'SIGINT');
+    expect(await ended).toEqual([null, 'SIGINT']);
+  }, 90_000);
+
+  it('a hangup (the terminal of a run went away) drains the run: windows finish, none starts, exit 5', async () => {
+    const { dir, inventory } = rehearsalCopy();
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    delete env['UV_THREADPOOL_SIZE'];
+    const launcher = spawn(process.execPath, [join(repo, 'bin', 'sanshift.js'), 'run', '-i', inventory, '--yes'], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    cleanup.push(() => {
+      try { process.kill(-launcher.pid!, 'SIGKILL'); } catch { /* gone */ }
+    });
+    let out = '';
+    launcher.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    launcher.stderr.on('data', (b: Buffer) => (out += b.toString()));
+    const ended = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => launcher.on('close', (code, signal) => resolve([code, signal])));
+    await until('the run to start', () => / started for 4 VMs/.test(out), 60_000);
+    process.kill(-launcher.pid!, 'SIGHUP');
+    expect(await ended).toEqual([5, null]);
+    expect(out).toMatch(/pause requested \(the terminal went away, SIGHUP\)/);
+    expect(out).toMatch(/stopped early: .*none of them off/s);
+  }, 90_000);
 });
