@@ -36,7 +36,7 @@ if (process.env.UV_THREADPOOL_SIZE === undefined) {
     env: { ...process.env, UV_THREADPOOL_SIZE: String(size), SANSHIFT_LAUNCHER_FD: '3' },
   });
   // a terminal's Ctrl-C, and its hangup, reach the child too (same process group): it decides
-  // what they mean (a run drains its windows on either), and the launcher waits for it
+  // what they mean (a run pauses on Ctrl-C and goes on after a hangup), and the launcher waits
   const passed = ['SIGINT', 'SIGQUIT', 'SIGHUP'];
   for (const sig of passed) process.on(sig, () => undefined);
   process.on('SIGTERM', () => child.kill('SIGTERM'));

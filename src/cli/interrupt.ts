@@ -1,8 +1,11 @@
 // Ctrl-C during a run: the first asks for a pause (the windows in progress finish, no new one
 // starts), the second asks to stop at the next safe point. Killing sanshift outright is always
 // safe too (the journal is written ahead, I4), but a stop between two steps leaves less to do.
-// A hangup (the ssh session or terminal of the run went away, SIGHUP) asks for the same pause:
-// by default it would end the run at once, a VM in the middle of its window left off.
+// A hangup (the ssh session or terminal of the run went away, SIGHUP) changes nothing: the run
+// goes on, its output dropped (io.ts), its journal the record, `sanshift pause` from another
+// session the way to stop it. By default a hangup ends a Node process at once, a VM in the
+// middle of its window left off; and `nohup` cannot prevent it, since Node sets every signal
+// back to its default when it starts.
 import type { EventEmitter } from 'node:events';
 
 export interface InterruptHandlers {
@@ -39,6 +42,6 @@ export function installInterrupts(target: Pick<EventEmitter, 'on' | 'off'>, hand
 
 export const PAUSE_ON_CTRL_C =
   'pause requested (Ctrl-C): the windows in progress finish, no new window starts, then the run exits; `sanshift run` again resumes. Ctrl-C again to stop at the next safe point.\n';
-export const PAUSE_ON_HANGUP =
-  'pause requested (the terminal went away, SIGHUP): the windows in progress finish, no new window starts, then the run exits; `sanshift run` again resumes.\n';
+export const GOING_ON_AFTER_HANGUP =
+  'the terminal went away (SIGHUP): the run goes on; `sanshift status` shows it, `sanshift pause` drains it\n';
 export const STOP_ON_CTRL_C = 'stop requested (second Ctrl-C): stopping at the next safe point; `sanshift run` again continues where things stand.\n';

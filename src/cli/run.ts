@@ -24,7 +24,7 @@ import { arg, type CliCommand } from './command.js';
 import { ExitCode } from './exit.js';
 import type { Io } from './io.js';
 import { describePause, readPause, requestPause } from '../control/pause.js';
-import { installInterrupts, PAUSE_ON_CTRL_C, PAUSE_ON_HANGUP, STOP_ON_CTRL_C } from './interrupt.js';
+import { GOING_ON_AFTER_HANGUP, installInterrupts, PAUSE_ON_CTRL_C, STOP_ON_CTRL_C } from './interrupt.js';
 import { selectedNames, selectionArgs, withSelection, type SelectionArgs } from './selection.js';
 
 const NO_SELECTION: SelectionArgs = { limit: [], exclude: [], failed: false };
@@ -284,10 +284,8 @@ async function execute(session: Session, io: Io, vms: string[], mode: RunMode, o
           io.err(STOP_ON_CTRL_C);
           stop.abort();
         },
-        hangup: () => {
-          requestPause(stateDir, { now: new Date(), reason: `the terminal of run ${runId} went away (SIGHUP)`, runs: [runId] });
-          io.err(PAUSE_ON_HANGUP);
-        },
+        // a hangup's default would end the run mid-window; it goes on (said where stderr still goes)
+        hangup: () => io.err(GOING_ON_AFTER_HANGUP),
       })
     : () => undefined;
   let summary: RunSummary;

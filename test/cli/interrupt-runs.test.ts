@@ -18,7 +18,7 @@ describe('Ctrl-C during a run', () => {
     expect(proc.listenerCount('SIGINT')).toBe(0);
   });
 
-  test('a hangup (the terminal went away) asks for the pause once; by default it would end the run mid-window', () => {
+  test('a hangup (the terminal went away) is heard once: by default it would end the run mid-window', () => {
     const proc = new EventEmitter();
     const seen: string[] = [];
     const uninstall = installInterrupts(proc, { pause: () => seen.push('pause'), stop: () => seen.push('stop'), hangup: () => seen.push('hangup') });

@@ -82,11 +82,12 @@ describe('the launcher and the CLI live and die as one', () => {
     expect(await ended).toEqual([null, 'SIGINT']);
   }, 90_000);
 
-  it('a hangup (the terminal of a run went away) drains the run: windows finish, none starts, exit 5', async () => {
+  it('a hangup (the terminal of a run went away) changes nothing: the run goes on to the end', async () => {
     const { dir, inventory } = rehearsalCopy();
     cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
     const env: NodeJS.ProcessEnv = { ...process.env };
     delete env['UV_THREADPOOL_SIZE'];
+    // its own process group, as a terminal's job: the hangup signals the whole group
     const launcher = spawn(process.execPath, [join(repo, 'bin', 'sanshift.js'), 'run', '-i', inventory, '--yes'], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     cleanup.push(() => {
       try { process.kill(-launcher.pid!, 'SIGKILL'); } catch { /* gone */ }
@@ -97,8 +98,8 @@ describe('the launcher and the CLI live and die as one', () => {
     const ended = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => launcher.on('close', (code, signal) => resolve([code, signal])));
     await until('the run to start', () => / started for 4 VMs/.test(out), 60_000);
     process.kill(-launcher.pid!, 'SIGHUP');
-    expect(await ended).toEqual([5, null]);
-    expect(out).toMatch(/pause requested \(the terminal went away, SIGHUP\)/);
-    expect(out).toMatch(/stopped early: .*none of them off/s);
+    expect(await ended).toEqual([0, null]);
+    expect(out).toMatch(/the terminal went away \(SIGHUP\): the run goes on/);
+    expect(out).toMatch(/4 VMs: 4 done/);
   }, 90_000);
 });
