@@ -37,8 +37,7 @@ if (process.env.UV_THREADPOOL_SIZE === undefined) {
   });
   // a terminal's Ctrl-C, and its hangup, reach the child too (same process group): it decides
   // what they mean (a run pauses on Ctrl-C and goes on after a hangup), and the launcher waits
-  const passed = ['SIGINT', 'SIGQUIT', 'SIGHUP'];
-  for (const sig of passed) process.on(sig, () => undefined);
+  for (const sig of ['SIGINT', 'SIGQUIT', 'SIGHUP']) process.on(sig, () => undefined);
   process.on('SIGTERM', () => child.kill('SIGTERM'));
   child.on('exit', (code, signal) => {
     if (signal !== null) {

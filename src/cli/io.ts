@@ -19,9 +19,9 @@ export interface Io {
 /**
  * stdout or stderr as a command writes them: best effort, since the journal is the record.
  * When the reader goes away (`| head`, a pager quit early, a `tee` killed, a terminal gone),
- * Node emits an error that, with no one listening, ends the process: a run died of it mid-window,
- * its VMs left off (`sanshift run | head -2`, found this stop). Heard here, it only stops the
- * writing to that stream, and the run goes on.
+ * Node emits an error that, with no one listening, ends the process: `sanshift run | head -2`
+ * died of it mid-window, its VMs left off. Heard here, it only stops the writing to that
+ * stream, and the run goes on.
  */
 export class GuardedOutput {
   private closed = false;
