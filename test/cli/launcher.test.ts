@@ -30,11 +30,11 @@ describe('the launcher and the CLI live and die as one', () => {
     for (const c of cleanup.splice(0)) c();
   });
 
-  it('a SIGKILL of the launcher ends the CLI process it started', async () => {
+  /** A rehearsal whose host is reached over ssh, and this machine's `ssh` says who ran it (the
+   * CLI process), then hangs: a `plan` of it is mid-flight in a host command. */
+  function hangingSsh(): { dir: string; inventory: string; marker: string; env: NodeJS.ProcessEnv } {
     const { dir, inventory } = rehearsalCopy();
     cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
-    // the host is reached over ssh, and this machine's `ssh` says who ran it (the CLI process),
-    // then hangs: the CLI is mid-flight in a host command
     const marker = join(dir, 'cli.pid');
     const bin = join(dir, 'bin');
     mkdirSync(bin);
@@ -43,6 +43,11 @@ describe('the launcher and the CLI live and die as one', () => {
     writeFileSync(inventory, readFileSync(inventory, 'utf8').replace('    shell: simulated\n', '    shell: ssh\n    ssh: hv1.example.net\n'));
     const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${bin}:${process.env['PATH'] ?? ''}` };
     delete env['UV_THREADPOOL_SIZE'];
+    return { dir, inventory, marker, env };
+  }
+
+  it('a SIGKILL of the launcher ends the CLI process it started', async () => {
+    const { dir, inventory, marker, env } = hangingSsh();
     const launcher = spawn(process.execPath, [join(repo, 'bin', 'sanshift.js'), 'plan', '-i', inventory, '--state-dir', join(dir, 'state')], { env, stdio: 'ignore' });
     let fakeSsh = 0;
     cleanup.push(() => {
@@ -60,17 +65,7 @@ describe('the launcher and the CLI live and die as one', () => {
   }, 90_000);
 
   it('a Ctrl-C that ends the CLI ends the launcher with it, by the same signal (not exit 0)', async () => {
-    const { dir, inventory } = rehearsalCopy();
-    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
-    // `plan` waits on a host command that hangs, as in the test above
-    const marker = join(dir, 'cli.pid');
-    const bin = join(dir, 'bin');
-    mkdirSync(bin);
-    writeFileSync(join(bin, 'ssh'), `#!/bin/sh\necho $PPID $$ > ${marker}\nexec sleep 30\n`);
-    chmodSync(join(bin, 'ssh'), 0o755);
-    writeFileSync(inventory, readFileSync(inventory, 'utf8').replace('    shell: simulated\n', '    shell: ssh\n    ssh: hv1.example.net\n'));
-    const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${bin}:${process.env['PATH'] ?? ''}` };
-    delete env['UV_THREADPOOL_SIZE'];
+    const { dir, inventory, marker, env } = hangingSsh();
     // its own process group, as a terminal's foreground job: Ctrl-C signals the whole group
     const launcher = spawn(process.execPath, [join(repo, 'bin', 'sanshift.js'), 'plan', '-i', inventory, '--state-dir', join(dir, 'state')], { env, stdio: 'ignore', detached: true });
     cleanup.push(() => {
