@@ -3,7 +3,7 @@
 // test-driver definition (db1: two block disks), renamed for each VM; reading the definitions
 // from libvirt is not part of it.
 import { readFileSync } from 'node:fs';
-import { parseDomain } from '../src/domain/index.js';
+import { disksOf, parseDomain } from '../src/domain/index.js';
 import { defaultPolicy } from '../src/inventory/parse.js';
 import { defaultSources } from '../src/inventory/policy.js';
 import { resolveDisks } from '../src/plan/disks.js';
@@ -33,7 +33,7 @@ export function timeVmPlans(count: number): number {
   xmls.forEach((xml, i) => {
     const vm = { name: `vm${i}`, host: 'hv1', dependsOn: [], antiAffinity: [], groups: [], policy: defaultPolicy, policySources: defaultSources(), index: i };
     const domain = parseDomain(xml);
-    const { disks } = resolveDisks(vm, domain, mapping);
+    const { disks } = resolveDisks(vm, disksOf(domain), mapping);
     buildVmSteps(vm.name, disks, definitionsFor(domain, disks, 'bench'), defaultPolicy);
   });
   return performance.now() - t0;

@@ -1,7 +1,7 @@
 // Which disks of a VM move, and where: from the inventory's explicit `disks` or its mapping
 // rules, checked against the domain's own definition. Pure.
 import { createHash } from 'node:crypto';
-import { disksOf, listDisks, type DomainDisk, type XmlElement } from '../domain/index.js';
+import { listDisks, type DomainDisk } from '../domain/index.js';
 import { newVolumeFor } from '../inventory/mapping.js';
 import type { MappingRule, VmSpec } from '../inventory/types.js';
 import { InputErrorCode, type Problem } from '../util/errors.js';
@@ -31,8 +31,6 @@ export interface ResolvedDisks {
   untouched: { target: string; reason: string }[];
 }
 
-const isDiskList = (x: XmlElement | readonly DomainDisk[]): x is readonly DomainDisk[] => Array.isArray(x);
-
 function whyNotMovable(d: DomainDisk): string | undefined {
   if (d.device === 'cdrom' || d.device === 'floppy') return `a ${d.device} drive, not a disk`;
   if (d.device === 'lun') return "device='lun' passes SCSI commands through, which an md mirror cannot carry";
@@ -43,8 +41,8 @@ function whyNotMovable(d: DomainDisk): string | undefined {
 
 /** Resolves the disks of one VM. `vm.disks` explicit: exactly those targets, each must be a
  * movable block disk. Omitted: every movable block disk, through the mapping rules. */
-export function resolveDisks(vm: VmSpec, persistent: string | XmlElement | readonly DomainDisk[], mapping: readonly MappingRule[]): ResolvedDisks {
-  const domainDisks = typeof persistent === 'string' ? listDisks(persistent) : isDiskList(persistent) ? persistent : disksOf(persistent);
+export function resolveDisks(vm: VmSpec, persistent: string | readonly DomainDisk[], mapping: readonly MappingRule[]): ResolvedDisks {
+  const domainDisks = typeof persistent === 'string' ? listDisks(persistent) : persistent;
   const problems: Problem[] = [];
   const disks: DiskPlan[] = [];
   const untouched: ResolvedDisks['untouched'] = [];
