@@ -14,7 +14,7 @@ import { diffLines } from 'diff';
 import { z } from 'zod';
 import { InputError, InputErrorCode, formatKeyPath, type Problem } from '../util/errors.js';
 import type { Plan, Step, VmPlan, VmPlanDetail } from './types.js';
-import { vmPlanDetail } from './vm-steps.js';
+import { vmPlanDetail, vmPlanWritten } from './vm-steps.js';
 
 export const PLAN_FORMAT = 'sanshift-plan';
 export const PLAN_FORMAT_VERSION = 1;
@@ -98,8 +98,8 @@ function fingerprintOf(vm: VmPlan, detail: VmPlanDetail): VmFingerprint {
   };
 }
 
-function savedVm({ stepsFrom: _from, done, ...vm }: VmPlan, detail: VmPlanDetail): SavedVmPlan {
-  return { ...vm, steps: detail.steps.map((s) => (s.xml === undefined ? s : { ...s, xml: maskSecrets(s.xml) })), originalXml: maskSecrets(detail.originalXml), ...(done === undefined ? {} : { done }) };
+function savedVm(vm: VmPlan, detail: VmPlanDetail): SavedVmPlan {
+  return vmPlanWritten(vm, { steps: detail.steps.map((s) => (s.xml === undefined ? s : { ...s, xml: maskSecrets(s.xml) })), originalXml: maskSecrets(detail.originalXml) });
 }
 
 export interface InventoryDigest {

@@ -64,6 +64,13 @@ export function vmPlanDetail(vm: Pick<VmPlan, 'name' | 'disks' | 'stepsFrom'>): 
   return { steps: buildVmSteps(vm.name, vm.disks, defs, vm.stepsFrom.policy), originalXml: defs.original };
 }
 
+/** A VM's plan as `plan --json` and the saved plan write it: what its steps are made from
+ * replaced by `written` (its steps, and the saved plan's definition), `done` last, in the
+ * order both have always had. */
+export function vmPlanWritten<W extends { steps: Step[] }>({ stepsFrom: _from, done, ...fields }: VmPlan, written: W): Omit<VmPlan, 'stepsFrom'> & W {
+  return { ...fields, ...written, ...(done === undefined ? {} : { done }) };
+}
+
 /** One health check as the plan shows it, in its steps and its policy block; a URL without
  * its credentials. */
 export function describeCheck(c: HealthCheckSpec): string {

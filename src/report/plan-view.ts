@@ -9,7 +9,7 @@ import { planBundles, type Bundle, type BundlePlan } from '../plan/bundles.js';
 import { fleetVmsFromPlan, UNKNOWN_DISK_SIZE_BYTES } from '../plan/fleet-input.js';
 import { DEFAULT_TIMINGS, simulateFleet } from '../plan/fleet-sim.js';
 import { CheckStatus, type Plan, type Step, type VmPlan } from '../plan/types.js';
-import { vmPlanDetail } from '../plan/vm-steps.js';
+import { vmPlanDetail, vmPlanWritten } from '../plan/vm-steps.js';
 import { InputError, errorMessage, formatProblem, type Problem } from '../util/errors.js';
 import { printablePolicy, renderPolicyLines } from './policy-view.js';
 
@@ -256,8 +256,8 @@ export function* planJsonChunks(plan: Plan, problems: readonly Problem[], invent
   const specs = new Map((inventory?.vms ?? []).map((v) => [v.name, v]));
   const downAt = section !== undefined && 'bundles' in section ? expectedDownOf(section) : new Map<string, ExpectedDown>();
   // each VM's steps are made as it is written, and let go with its text
-  const vmJson = ({ stepsFrom: _from, done, ...fields }: VmPlan) => {
-    const vm = { ...fields, steps: vmPlanDetail({ ...fields, stepsFrom: _from }).steps, ...(done === undefined ? {} : { done }) };
+  const vmJson = (planned: VmPlan) => {
+    const vm = vmPlanWritten(planned, { steps: vmPlanDetail(planned).steps });
     const spec = specs.get(vm.name);
     if (spec === undefined) return vm;
     return { ...vm, groups: spec.groups, policy: printablePolicy(spec.policy), policySources: spec.policySources, ...(downAt.has(vm.name) ? { expectedDown: downAt.get(vm.name) } : {}) };
