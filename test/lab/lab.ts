@@ -26,6 +26,12 @@ export const LAB_DIR = dirname(fileURLToPath(import.meta.url));
 export const LAB_WORK = join(LAB_DIR, 'work');
 const GUEST_DIR = join(LAB_DIR, 'guest');
 const PATTERN_TOOL = join(GUEST_DIR, 'volume-pattern.mjs');
+/** the command that writes tagged patterns (guest/volume-pattern.mjs), all in one node: a node
+ * start costs the lab seconds of CPU under TCG */
+const patternWrite = (ranges: readonly { device: string; tag: string; atMiB: number; countMiB: number }[]): string[] =>
+  ['node', PATTERN_TOOL, 'write', ...ranges.flatMap((r) => [r.device, r.tag, String(r.atMiB), String(r.countMiB)])];
+/** divides the output of one session's commands (resetTenants) */
+const SECTION = '--sanshift-lab-section--';
 const READY_LINE = 'sanshift-lab: ready';
 const FAILED_LINE = 'sanshift-lab: FAILED';
 
@@ -178,6 +184,8 @@ export interface Lab {
   sshBack(timeoutMs: number): Promise<void>;
   /** kill qemu and everything of this lab; safe to call twice */
   stop(): Promise<void>;
+  /** leaves the lab running once this process ends (--keep): stop it with test/lab/stop.sh */
+  keep(): void;
 }
 
 function shellQuote(word: string): string {
@@ -335,6 +343,9 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     if (r.exitCode !== 0) throw new Error(`lab guest: ${argv.join(' ')} exited ${r.exitCode}: ${r.stderr.trim() || r.stdout.trim()}`);
     return r;
   };
+  /** several commands in one session, stopping at the first that fails (whose output says which) */
+  const guestRunAll = async (commands: readonly string[][]): Promise<GuestResult> =>
+    commands.length === 0 ? { argv: [], exitCode: 0, stdout: '', stderr: '', durationMs: 0 } : guestRun(['sh', '-ec', commands.map((c) => c.map(shellQuote).join(' ')).join('\n')]);
   /** polls until sshd answers (`up`) or stops answering (`!up`), once a second */
   const untilSshd = async (up: boolean, timeoutMs: number): Promise<void> => {
     const deadline = Date.now() + timeoutMs;
@@ -420,7 +431,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
       guestRun,
       virsh: async (args) => (await guestRun(['virsh', ...args])).stdout,
       writePattern: async (device, tag, atMiB, countMiB) => {
-        await guestRun(['node', PATTERN_TOOL, 'write', device, tag, String(atMiB), String(countMiB)]);
+        await guestRun(patternWrite([{ device, tag, atMiB, countMiB }]));
       },
       contentMap: async (device) => JSON.parse((await guestRun(['node', PATTERN_TOOL, 'map', device])).stdout) as ContentMap,
       checksum: async (device) => {
@@ -465,36 +476,40 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
       resetTenants: async (names, o = {}) => {
         const chosen = tenants.filter((t) => names.includes(t.name));
         if (chosen.length !== names.length) throw new Error(`resetTenants: unknown tenant in ${names.join(',')}`);
-        const running = await runningDomains();
-        await Promise.all(chosen.filter((t) => running.includes(t.name)).map((t) => guestRun(['virsh', 'destroy', t.name])));
+        // two sessions and the starts: an ssh session costs the lab a second or more under TCG,
+        // and a reset used to take some twenty of them a tenant
+        const volumes = chosen.flatMap((t) => t.disks.flatMap((d) => [`/dev/mapper/${d.oldVolume}`, `/dev/mapper/${d.newVolume}`]));
+        const [listed = '', linked = '', mdstat = ''] = (await guestRunAll([
+          ['virsh', 'list', '--name'], ['echo', SECTION], ...(volumes.length === 0 ? [] : [['readlink', '-f', ...volumes]]), ['echo', SECTION], ['cat', '/proc/mdstat'],
+        ])).stdout.split(`${SECTION}\n`);
+        const running = listed.split('\n').map((x) => x.trim()).filter(Boolean);
+        const knames = new Set(linked.split('\n').filter(Boolean).map((x) => x.replace('/dev/', '')));
+        const script: string[][] = chosen.filter((t) => running.includes(t.name)).map((t) => ['virsh', 'destroy', t.name]);
         // only the arrays over these tenants' volumes, and their names: another tenant may
         // still run on a mirror a failed scenario left behind
-        const volumes = chosen.flatMap((t) => t.disks.flatMap((d) => [`/dev/mapper/${d.oldVolume}`, `/dev/mapper/${d.newVolume}`]));
-        const knames = new Set(volumes.length === 0 ? [] : (await guestRun(['readlink', '-f', ...volumes])).stdout.split('\n').filter(Boolean).map((p) => p.replace('/dev/', '')));
-        const mdstat = (await guestRun(['cat', '/proc/mdstat'])).stdout;
         for (const block of mdstat.split(/\n(?=md\d+ :)/)) {
           const m = /^(md\d+) :([^\n]*)/.exec(block);
-          if (m && [...m[2]!.matchAll(/ ([a-z0-9-]+)\[\d+\]/g)].some((x) => knames.has(x[1]!))) await guestRun(['mdadm', '--stop', `/dev/${m[1]}`]);
+          if (m && [...m[2]!.matchAll(/ ([a-z0-9-]+)\[\d+\]/g)].some((x) => knames.has(x[1]!))) script.push(['mdadm', '--stop', `/dev/${m[1]}`]);
         }
         const mirrorNames = chosen.flatMap((t) => [...t.disks, ...(t.externalDisks ?? [])].map((d) => `/dev/md/ss-${t.name}-${d.target}`));
-        if (mirrorNames.length > 0) await guestRun(['rm', '-f', ...mirrorNames]);
+        if (mirrorNames.length > 0) script.push(['rm', '-f', ...mirrorNames]);
         for (const t of chosen) {
           for (const d of t.disks) {
-            for (const v of [d.oldVolume, d.newVolume]) await loadTable(v, await tableOf(v));
+            for (const v of [d.oldVolume, d.newVolume]) script.push(['dmsetup', 'load', v, '--table', await tableOf(v)], ['dmsetup', 'resume', v]);
             // a hole-punched image file reads as zeros through its loop device
             const img = `/san/${d.newVolume}.img`;
-            await guestRun(['truncate', '-s', '0', img]);
-            await guestRun(['truncate', '-s', `${d.sizeMiB}M`, img]);
-            await guestRun(['blockdev', '--flushbufs', `/dev/mapper/${d.newVolume}`]);
+            script.push(['truncate', '-s', '0', img], ['truncate', '-s', `${d.sizeMiB}M`, img], ['blockdev', '--flushbufs', `/dev/mapper/${d.newVolume}`]);
           }
         }
-        for (const r of o.restoreOld ?? []) await lab.writePattern(`/dev/mapper/${r.volume}`, r.volume, r.atMiB, r.countMiB);
+        const restore = o.restoreOld ?? [];
+        if (restore.length > 0) script.push(patternWrite(restore.map((r) => ({ device: `/dev/mapper/${r.volume}`, tag: r.volume, atMiB: r.atMiB, countMiB: r.countMiB }))));
         for (const t of chosen) {
           // the Linux tenant wrote to OLD before its migration: a fresh file system, a fresh log
-          for (const d of t.disks) if (d.fileSystem) await guestRun([`mkfs.${d.fileSystem}`, '-q', '-F', '-L', d.oldVolume.slice(0, 16), `/dev/mapper/${d.oldVolume}`]);
-          if (t.linux || t.powersOffOnAcpi) await guestRun(['truncate', '-s', '0', serialLogPath(t.name)]);
+          for (const d of t.disks) if (d.fileSystem) script.push([`mkfs.${d.fileSystem}`, '-q', '-F', '-L', d.oldVolume.slice(0, 16), `/dev/mapper/${d.oldVolume}`]);
+          if (t.linux || t.powersOffOnAcpi) script.push(['truncate', '-s', '0', serialLogPath(t.name)]);
         }
-        for (const t of chosen) await guestRun(['virsh', 'define', join(runDir, 'tenants', `${t.name}.xml`)]);
+        for (const t of chosen) script.push(['virsh', 'define', join(runDir, 'tenants', `${t.name}.xml`)]);
+        await guestRunAll(script);
         if (o.start !== false) await Promise.all(chosen.filter((t) => t.start !== false).map((t) => guestRun(['virsh', 'start', t.name])));
       },
       setHostResyncCeiling: async (kiBs) => {
@@ -531,6 +546,11 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
         return r.exitCode === 0 ? r.stdout : '';
       },
       stop,
+      keep: () => {
+        // the runner ends with process.exit, which would otherwise take the lab with it
+        process.off('exit', killOnExit);
+        qemu.unref();
+      },
     };
     // the boot tables, read while every volume is still linear
     for (const m of (await guestRun(['dmsetup', 'table'])).stdout.matchAll(/^(\S+): (0 \d+ linear \S+ \d+)$/gm)) bootTables.set(m[1]!, m[2]!);

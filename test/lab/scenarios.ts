@@ -1,8 +1,8 @@
 // The lab scenarios: every promise of sanshift proven on the real kernel md, mdadm, libvirtd and
 // qemu. Boots the lab (a second lab host too when a chosen scenario needs one), runs each
 // scenario of scenarios/index.ts against it (sanshift as a real subprocess, over qemu+ssh and
-// ssh), resets the tenants between waves, prints one verdict per scenario and `N passed, M
-// failed`. Run: npx tsx test/lab/scenarios.ts [--only a,c] [--full] [--keep]
+// ssh), each as soon as the tenants it needs are free and reset, prints one verdict per
+// scenario and `N passed, M failed`. Run: npx tsx test/lab/scenarios.ts [--only a,c] [--full] [--keep]
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { LAB_WORK, startLab, type Lab, type OldRange } from './lab.js';
@@ -46,6 +46,18 @@ function parseArgs(argv: string[]): Args {
   return { only, full, keep, apparmor: apparmor ?? new Set(full ? ['a', 'b'] : ['b']) };
 }
 
+/** Whether two scenarios may not run at once: a tenant in common, or a host one of them changes
+ * as a whole (a reboot, an ssh cut) that the other uses. */
+function conflicts(x: Scenario, y: Scenario): boolean {
+  const uses = (s: Scenario, host: 'A' | 'B'): boolean =>
+    s.wholeHost === host || (host === 'A' ? s.tenants : s.tenantsOnB ?? []).length > 0;
+  for (const host of ['A', 'B'] as const) {
+    if ((x.wholeHost === host && uses(y, host)) || (y.wholeHost === host && uses(x, host))) return true;
+  }
+  const onB = new Set(y.tenantsOnB ?? []);
+  return x.tenants.some((t) => y.tenants.includes(t)) || (x.tenantsOnB ?? []).some((t) => onB.has(t));
+}
+
 /** One lab host and what the scenarios did to it since its boot. */
 class HostState {
   /** tenants whose state differs from the boot's */
@@ -69,6 +81,11 @@ class HostState {
     }
     for (const n of names) this.touched.add(n);
   }
+
+  /** after a scenario that held the host (a reboot destroys every domain): all to reset */
+  touchAll(): void {
+    for (const t of this.lab.tenants) this.touched.add(t.name);
+  }
 }
 
 async function main(): Promise<number> {
@@ -84,7 +101,7 @@ async function main(): Promise<number> {
   mkdirSync(CAPTURES, { recursive: true });
   const t0 = Date.now();
   const results: { id: string; ok: boolean; ms: number; title: string }[] = [];
-  const twoHosts = chosen.some((s) => (s.tenantsOnB ?? []).length > 0);
+  const twoHosts = chosen.some((s) => (s.tenantsOnB ?? []).length > 0 || s.wholeHost === 'B');
 
   // the LUN both hosts see lives on this machine, beside the labs' run folders
   const lunDir = join(LAB_WORK, `shared-${process.pid}`);
@@ -94,27 +111,40 @@ async function main(): Promise<number> {
     const aa = (h: 'a' | 'b'): string => (apparmor.has(h) ? 'AppArmor' : 'no AppArmor');
     console.log(`lab: booting ${twoHosts ? `two hosts at once (lab-hv: ${aa('a')}; lab-hv2: ${aa('b')})` : `one host (${aa('a')})`}, 2-5 min`);
     const sharedDisks = twoHosts ? [{ file: createSharedLun(lunDir, SHARED_LUN), serial: SHARED_LUN.serial }] : [];
-    const booting = [
-      startLab({ tenants: LAB_TENANTS, sharedDisks, memoryMiB: 4096, apparmor: apparmor.has('a') }),
-      ...(twoHosts ? [startLab({ hostName: 'lab-hv2', tenants: HOST_B_TENANTS, sharedDisks, memoryMiB: 2048, apparmor: apparmor.has('b') })] : []),
-    ];
-    const booted = await Promise.allSettled(booting);
-    for (const b of booted) if (b.status === 'fulfilled') (labA === null ? (labA = b.value) : (labB = b.value));
-    const failed = booted.find((b) => b.status === 'rejected');
-    if (failed) throw (failed as PromiseRejectedResult).reason;
-    // labA is set: every boot succeeded
-    const a = labA!;
-    const hosts = [a, ...(labB ? [labB] : [])];
-    for (const l of hosts) console.log(`lab: ${l.hostName} ready in ${(l.timings.bootMs / 1000).toFixed(0)} s on 127.0.0.1:${l.sshPort}; run folder ${l.runDir}`);
-    // the lab's SAN is slow: md's host-wide ceiling keeps the first instants after `mdadm --add`
-    // (before sanshift sets the per-mirror cap) from copying a small volume at once
-    // md's floor (1000 KiB/s by default) would override any per-mirror cap below it
-    for (const l of hosts) {
+    const bootA = startLab({ tenants: LAB_TENANTS, sharedDisks, memoryMiB: 4096, apparmor: apparmor.has('a') });
+    const bootB = twoHosts ? startLab({ hostName: 'lab-hv2', tenants: HOST_B_TENANTS, sharedDisks, memoryMiB: 2048, apparmor: apparmor.has('b') }) : null;
+    // a host takes scenarios once it is up and its md knobs are set: host A's start while host B
+    // still boots (B's tenants start under AppArmor: it comes up 20-45 s later)
+    const ready = async (l: Lab): Promise<Lab> => {
+      console.log(`lab: ${l.hostName} ready in ${(l.timings.bootMs / 1000).toFixed(0)} s on 127.0.0.1:${l.sshPort}; run folder ${l.runDir}`);
+      // the lab's SAN is slow: md's host-wide ceiling keeps the first instants after `mdadm
+      // --add` (before sanshift sets the per-mirror cap) from copying a small volume at once;
+      // md's floor (1000 KiB/s by default) would override any per-mirror cap below it
       await l.setHostResyncCeiling(4 * MiB_KiB);
       await l.setHostResyncFloor(16);
+      return l;
+    };
+    let stateB: HostState | null = null;
+    /** host B: booting, up, or why it is not */
+    let hostB: 'booting' | 'up' | Error = bootB === null ? new Error('no scenario chosen uses it') : 'booting';
+    const bootedB: Promise<void> | null = bootB === null ? null : bootB
+      .then(async (l) => {
+        labB = l;
+        stateB = new HostState(await ready(l));
+        hostB = 'up';
+      })
+      .catch((e: unknown) => {
+        hostB = e instanceof Error ? e : new Error(String(e));
+      });
+    try {
+      labA = await bootA;
+    } catch (e) {
+      // let host B finish booting, so that the end stops it too
+      await bootedB;
+      throw e;
     }
+    const a = await ready(labA);
     const stateA = new HostState(a);
-    const stateB = labB ? new HostState(labB) : null;
 
     const runOne = async (s: Scenario): Promise<void> => {
       const started = Date.now();
@@ -148,7 +178,8 @@ async function main(): Promise<number> {
       } catch (e) {
         problems.push(`error: ${(e as Error).stack ?? String(e)}`);
       }
-      // a scenario that threw may leave its sanshift running: it must not act in the next wave
+      // a scenario that threw may leave its sanshift running: it must not act on the tenants'
+      // next scenario
       await killLeftoverSanshifts(s.id);
       const ms = Date.now() - started;
       results.push({ id: s.id, ok: problems.length === 0, ms, title: s.title });
@@ -156,28 +187,50 @@ async function main(): Promise<number> {
       for (const p of problems) console.log(`     ${p.replaceAll('\n', '\n     ')}`);
     };
 
-    const waves = [...new Set(chosen.map((s) => s.wave))].sort((x, y) => x - y);
-    for (const wave of waves) {
-      const these = chosen.filter((s) => s.wave === wave);
-      for (const [which, names] of [['A', these.flatMap((s) => s.tenants)], ['B', these.flatMap((s) => s.tenantsOnB ?? [])]] as const) {
-        if (new Set(names).size !== names.length) throw new Error(`wave ${wave} shares a tenant of host ${which} between scenarios`);
-      }
-      try {
-        // the two hosts reset side by side: a minute of CI each wave that touches both
-        await Promise.all([stateA.reset(these.flatMap((s) => s.tenants)), stateB?.reset(these.flatMap((s) => s.tenantsOnB ?? []))]);
-      } catch (e) {
-        // an earlier scenario left its tenants in a state the reset cannot undo: this wave
-        // cannot start from the boot state, the next ones may
-        for (const s of these) {
+    // Each scenario starts as soon as its tenants are free (and its host, for one that changes
+    // a host as a whole), after a reset of those of them an earlier scenario touched; no
+    // scenario overtakes an earlier one of the list it shares a tenant or host with, so each
+    // tenant sees the list's order. Fixed waves left a host idle while the wave's slowest
+    // scenario ran, and reset every tenant of a wave at once while nothing ran.
+    const pending = [...chosen];
+    const running = new Map<Scenario, Promise<Scenario>>();
+    const usesB = (s: Scenario): boolean => s.wholeHost === 'B' || (s.tenantsOnB ?? []).length > 0;
+    const startable = (s: Scenario): boolean =>
+      (!usesB(s) || hostB !== 'booting') &&
+      ![...running.keys()].some((r) => conflicts(r, s)) && !pending.slice(0, pending.indexOf(s)).some((e) => conflicts(e, s));
+    const start = (s: Scenario): Promise<Scenario> =>
+      (async () => {
+        if (usesB(s) && hostB instanceof Error) {
+          results.push({ id: s.id, ok: false, ms: 0, title: s.title });
+          console.log(`FAIL ${s.id} ${s.title} (not run: lab-hv2 did not boot: ${hostB.message})`);
+          return s;
+        }
+        try {
+          // the two hosts reset side by side
+          await Promise.all([stateA.reset(s.tenants), stateB?.reset(s.tenantsOnB ?? [])]);
+        } catch (e) {
+          // an earlier scenario left its tenants in a state the reset cannot undo: this one
+          // cannot start from the boot state, the others may
           results.push({ id: s.id, ok: false, ms: 0, title: s.title });
           console.log(`FAIL ${s.id} ${s.title} (not run: resetting its tenants failed: ${(e as Error).message})`);
+          return s;
         }
-        continue;
+        const beside = [...running.keys()].filter((r) => r !== s).map((r) => r.id);
+        console.log(`start ${s.id}${beside.length > 0 ? ` (beside ${beside.join(', ')})` : ''}`);
+        // the hosts' md lock keeps two sanshift processes from racing for an md minor
+        // (scenario l starts two runs at the same instant to prove it)
+        await runOne(s);
+        if (s.wholeHost === 'A') stateA.touchAll();
+        if (s.wholeHost === 'B') stateB?.touchAll();
+        return s;
+      })();
+    while (pending.length > 0 || running.size > 0) {
+      for (const s of pending.filter(startable)) {
+        pending.splice(pending.indexOf(s), 1);
+        running.set(s, start(s));
       }
-      console.log(`wave ${wave}: ${these.map((s) => s.id).join(', ')}${these.length > 1 ? ' (at once, on disjoint tenants)' : ''}`);
-      // all at once: the hosts' md lock keeps two sanshift processes from racing for an md minor
-      // (scenario l starts two runs at the same instant to prove it)
-      await Promise.all(these.map((s) => runOne(s)));
+      const next = await Promise.race([...running.values(), ...(hostB === 'booting' && bootedB !== null ? [bootedB.then(() => null)] : [])]);
+      if (next !== null) running.delete(next);
     }
   } finally {
     const up = [labA, labB].filter((l): l is Lab => l !== null);
@@ -185,6 +238,7 @@ async function main(): Promise<number> {
       await Promise.all(up.map((l) => l.stop()));
       rmSync(lunDir, { recursive: true, force: true });
     } else {
+      for (const l of up) l.keep();
       for (const l of up) console.log(`lab ${l.hostName} kept running: ssh -p ${l.sshPort} -i ${l.keyFile} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null root@127.0.0.1 (bash test/lab/stop.sh to stop it)`);
     }
   }

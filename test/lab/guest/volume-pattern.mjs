@@ -2,7 +2,8 @@
 // Every MiB block is one 64-byte line repeated: "sanshift-lab TAG MiB NNNNNN", so any block
 // tells which volume (or which later write) put it there and where it belongs.
 //   fill-files DIR NAME:MIB[:BOOTSECTOR] ...  create DIR/NAME.img filled with tag NAME
-//   write DEVICE TAG AT_MIB COUNT_MIB           overwrite blocks AT.. with tag TAG, then fsync
+//   write DEVICE TAG AT_MIB COUNT_MIB [...]     overwrite blocks AT.. with tag TAG, then fsync
+//                                               (more quadruples: more ranges, one node start)
 //   map DEVICE                                  JSON runs of {tag, fromMiB, toMiB, intact}
 // Block 0 of a bootable volume carries a boot sector in its first 512 bytes: map compares
 // bytes 512.. of every block, and says "boot": true when block 0 ends its sector with 55 aa.
@@ -88,7 +89,8 @@ switch (command) {
     fillFiles(args[0], args.slice(1));
     break;
   case 'write':
-    write(args[0], args[1], Number(args[2]), Number(args[3]));
+    if (args.length === 0 || args.length % 4 !== 0) throw new Error('write takes DEVICE TAG AT_MIB COUNT_MIB, once or more');
+    for (let i = 0; i < args.length; i += 4) write(args[i], args[i + 1], Number(args[i + 2]), Number(args[i + 3]));
     break;
   case 'map':
     process.stdout.write(JSON.stringify(map(args[0])) + '\n');

@@ -22,7 +22,6 @@ async function migrateThree(ctx: Ctx, id: string, captures: boolean): Promise<vo
 
 export const fullMigration: Scenario = {
   id: 'a',
-  wave: 1,
   title: 'full migration of vm1, vm2, vm3 with writes through every mirror mid-resync',
   tenants: ['vm1', 'vm2', 'vm3'],
   run: (ctx) => migrateThree(ctx, 'a', true),
@@ -32,8 +31,8 @@ export const SLOW_SSH_DELAY_MS = 1000;
 
 export const fullMigrationSlowSsh: Scenario = {
   id: 'a-slow-ssh',
-  // the delay is host-wide: nothing else may run beside it
-  wave: 90,
+  // the delay is host-wide: nothing else on host A runs beside it
+  wholeHost: 'A',
   optIn: true,
   title: `(a) again with ${SLOW_SSH_DELAY_MS} ms more per ssh session`,
   tenants: ['vm1', 'vm2', 'vm3'],

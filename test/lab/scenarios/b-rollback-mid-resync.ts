@@ -4,7 +4,6 @@ import { capture, midResync, type Scenario } from './scenario.js';
 
 export const rollbackMidResync: Scenario = {
   id: 'b',
-  wave: 2,
   title: 'rollback in mid-resync',
   tenants: ['vm3'],
   async run(ctx) {

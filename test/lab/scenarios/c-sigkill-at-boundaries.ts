@@ -5,7 +5,6 @@ import { isIntent, isResult, type Scenario } from './scenario.js';
 
 export const sigkillAtBoundaries: Scenario = {
   id: 'c',
-  wave: 2,
   title: 'sanshift SIGKILLed at step boundaries (vm2, two disks), then run again',
   tenants: ['vm2'],
   async run(ctx) {

@@ -4,7 +4,6 @@ import { finished, midResync, type Scenario } from './scenario.js';
 
 export const newLegFails: Scenario = {
   id: 'e',
-  wave: 3,
   title: 'new leg fails in mid-resync (dm error table under new-vm2-a); vm4 completes',
   tenants: ['vm2', 'vm4'],
   async run(ctx) {

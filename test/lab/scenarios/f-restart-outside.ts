@@ -4,7 +4,6 @@ import { isResult, midResync, type Scenario } from './scenario.js';
 
 export const restartOutsideSanshift: Scenario = {
   id: 'f',
-  wave: 3,
   title: 'VM restarted outside sanshift during the resync: detected (I3), mirror rebuilt, no stale cutover',
   tenants: ['vm1'],
   async run(ctx) {

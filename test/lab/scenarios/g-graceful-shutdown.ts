@@ -6,7 +6,6 @@ export const gracefulShutdown: Scenario = {
   id: 'g',
   // j checks the same on vm4 and three forced VMs in CI; this stays for test:lab:full
   optIn: true,
-  wave: 5,
   title: 'graceful shutdown: vm4 powers off on ACPI, vm1 ignores it and is forced (policy force)',
   tenants: ['vm4', 'vm1'],
   async run(ctx) {

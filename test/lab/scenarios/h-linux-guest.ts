@@ -26,7 +26,6 @@ export const linuxGuest: Scenario = {
   id: 'h',
   // three nested TCG boots of minutes each: too slow for CI (docs/lab.md)
   optIn: true,
-  wave: 3,
   title: 'real guest (Linux, ext4 on cache=none and default-cache disks): records written all along, clean ACPI power-offs, clean fsck and every record on NEW',
   tenants: [VM],
   async run(ctx) {

@@ -25,7 +25,6 @@ async function refusedOrKilled(ws: Workspace, proc: Sanshift, timeoutMs: number)
 
 export const newInUseOnOtherHost: Scenario = {
   id: 'i',
-  wave: 1,
   title: 'NEW is a LUN that a VM on another host uses: plan and run refuse (exit 2) naming vm7 on lab-hv2, nothing touched',
   tenants: ['vm6'],
   tenantsOnB: ['vm7'],

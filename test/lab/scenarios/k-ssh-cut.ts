@@ -9,7 +9,7 @@ const CUT_S = 60;
 
 export const sshCut: Scenario = {
   id: 'k',
-  wave: 4,
+  wholeHost: 'B',
   // opt-in (npm run test:lab:full): CI's 20 minutes hold a-j and m; see docs/lab.md
   optIn: true,
   title: `the host's sshd killed for ${CUT_S} s mid-resync and again mid-window: held, not rolled back; the run completes`,

@@ -8,7 +8,6 @@ import { isIntent, type Scenario } from './scenario.js';
 
 export const twoOrchestrators: Scenario = {
   id: 'l',
-  wave: 4,
   // opt-in (npm run test:lab:full): CI's 20 minutes hold a-j and m; see docs/lab.md
   optIn: true,
   title: 'two orchestrators, two state folders, one host: the second is refused naming the first; no md minor race',

@@ -21,7 +21,6 @@ function filesUnder(dir: string): string[] {
 
 export const oldFailsInSync: Scenario = {
   id: 'm',
-  wave: 3,
   title: 'OLD fails while NEW is in sync: forward to NEW with every write; a console password survives and is never printed',
   tenants: ['vm6'],
   async run(ctx) {

@@ -8,7 +8,6 @@ import { isResult, midResync, type Scenario } from './scenario.js';
 
 export const writtenAroundWhileOff: Scenario = {
   id: 'n',
-  wave: 4,
   // opt-in (npm run test:lab:full): CI's 20 minutes hold a-j and m; see docs/lab.md
   optIn: true,
   title: 'VM off for the whole copy, OLD written around the mirror: detected by write counters, copied again, no stale cutover',

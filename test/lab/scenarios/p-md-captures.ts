@@ -12,7 +12,6 @@ const OTHER = 'other-run@elsewhere:2';
 
 export const mdCaptures: Scenario = {
   id: 'p',
-  wave: 5,
   // opt-in (npm run test:lab:full): CI's 20 minutes hold a-j and m; see docs/lab.md
   optIn: true,
   title: 'host scripts captured for the simulated host; the md page-cache hazard and its fix',

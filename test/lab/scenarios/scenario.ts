@@ -31,8 +31,9 @@ export interface Scenario {
   tenants: string[];
   /** tenants of host B, likewise; a scenario with some makes the runner boot host B */
   tenantsOnB?: string[];
-  /** scenarios of one wave run at once, on disjoint tenants (the suite must fit CI's budget) */
-  wave: number;
+  /** a host this scenario changes as a whole (its ssh sessions, its sshd, a reboot): no other
+   * scenario that uses that host runs beside it. Others run beside it on disjoint tenants. */
+  wholeHost?: 'A' | 'B';
   /** left out of the default run (CI): run with --only ID or --full (npm run test:lab:full) */
   optIn?: boolean;
   run(ctx: Ctx): Promise<void>;
