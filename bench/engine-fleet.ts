@@ -18,6 +18,7 @@ import { fleetVmsFromPlan } from '../src/plan/fleet-input.js';
 import { planFleet } from '../src/plan/fleet-plan.js';
 import { simulateFleet } from '../src/plan/fleet-sim.js';
 import { VirtualClock } from '../src/util/clock.js';
+import { testDriverNode } from './test-driver-node.js';
 
 export interface EngineRatio {
   vms: number;
@@ -42,14 +43,11 @@ export function writeGeneratedFleet(dir: string, vms: number, hosts: number, see
   mkdirSync(dir, { recursive: true });
   const byHost = new Map<string, typeof fleet.vms>();
   for (const v of fleet.vms) byHost.set(v.host, [...(byHost.get(v.host) ?? []), v]);
-  let n = 0;
+  let n = 1;
   for (const [host, list] of byHost) {
-    const domains = list.map((v) => {
-      n++;
-      const disks = v.disks.map((d) => `      <disk type='block' device='disk'><source dev='/dev/mapper/old-${d.array}-${v.name}-${d.target}'/><target dev='${d.target}' bus='virtio'/></disk>`);
-      return `  <domain type='test'>\n    <name>${v.name}</name>\n    <uuid>00000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}</uuid>\n    <memory unit='KiB'>1048576</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os>\n    <devices>\n${disks.join('\n')}\n    </devices>\n  </domain>`;
-    });
-    writeFileSync(join(dir, `${host}.xml`), `<node>\n${domains.join('\n')}\n</node>\n`);
+    const domains = list.map((v) => ({ name: v.name, disks: v.disks.map((d) => ({ source: `/dev/mapper/old-${d.array}-${v.name}-${d.target}`, target: d.target })) }));
+    writeFileSync(join(dir, `${host}.xml`), testDriverNode(domains, n));
+    n += list.length;
   }
   const l = fleet.limits;
   const inventory = {

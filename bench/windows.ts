@@ -18,6 +18,7 @@ import type { Inventory } from '../src/inventory/types.js';
 import { planFleet } from '../src/plan/fleet-plan.js';
 import { rewriteDiskSources } from '../src/domain/index.js';
 import { VirtualClock } from '../src/util/clock.js';
+import { testDriverNode, type NodeDomain } from './test-driver-node.js';
 
 export interface EngineFleetSpec {
   hosts: number;
@@ -41,24 +42,16 @@ export function writeEngineFleet(dir: string, spec: EngineFleetSpec): string {
   const vmsYaml: string[] = [];
   let n = 0;
   for (let h = 1; h <= spec.hosts; h++) {
-    const domains: string[] = [];
+    const domains: NodeDomain[] = [];
+    const first = n + 1;
     for (let v = 0; v < spec.vmsPerHost; v++, n++) {
       const name = `vm${String(n).padStart(4, '0')}`;
-      const disks = spec.disks[n % spec.disks.length]!;
-      const sizes = TARGETS.slice(0, disks).map((t, i) => `${t}: ${spec.sizesGiB[(n + i) % spec.sizesGiB.length]}GiB`);
-      domains.push(`  <domain type='test'>
-    <name>${name}</name>
-    <uuid>00000000-0000-4000-8000-${(n + 1).toString(16).padStart(12, '0')}</uuid>
-    <memory unit='KiB'>1048576</memory>
-    <vcpu>1</vcpu>
-    <os><type arch='x86_64'>hvm</type></os>
-    <devices>
-${TARGETS.slice(0, disks).map((t) => `      <disk type='block' device='disk'><source dev='/dev/mapper/old-${name}-${t}'/><target dev='${t}' bus='virtio'/></disk>`).join('\n')}
-    </devices>
-  </domain>`);
+      const targets = TARGETS.slice(0, spec.disks[n % spec.disks.length]!);
+      const sizes = targets.map((t, i) => `${t}: ${spec.sizesGiB[(n + i) % spec.sizesGiB.length]}GiB`);
+      domains.push({ name, disks: targets.map((t) => ({ source: `/dev/mapper/old-${name}-${t}`, target: t })) });
       vmsYaml.push(`  - name: ${name}\n    host: hv${h}\n    simulate: { sizes: { ${sizes.join(', ')} } }`);
     }
-    writeFileSync(join(dir, `hv${h}.xml`), `<node>\n${domains.join('\n')}\n</node>\n`);
+    writeFileSync(join(dir, `hv${h}.xml`), testDriverNode(domains, first));
     const latency = spec.latency === undefined ? '' : `\n    simulate: { sessionLatency: ${spec.latency.sessionMs}ms, libvirtLatency: ${spec.latency.libvirtCallMs}ms }`;
     hostsYaml.push(`  hv${h}:\n    testDriverNode: hv${h}.xml\n    shell: simulated${latency}`);
   }

@@ -299,6 +299,11 @@ class RehearsalHypervisor implements Hypervisor {
     this.calls++;
     if (this.callCostMs > 0) await this.clock.sleep(this.callCostMs);
   }
+  /** a call that defines, starts or stops a domain: the rehearsal's fleet file is then saved */
+  private async costOfChange(): Promise<void> {
+    await this.cost();
+    this.changed = true;
+  }
   async listDomains(): Promise<string[]> {
     await this.cost();
     return this.inner.listDomains();
@@ -345,8 +350,7 @@ class RehearsalHypervisor implements Hypervisor {
     if (st?.id === null) await this.setOpen(xml, 0);
   }
   async shutdown(name: string, mode?: ShutdownRequest): Promise<void> {
-    await this.cost();
-    this.changed = true;
+    await this.costOfChange();
     // As libvirt answers a domain without a guest-agent channel (a rehearsal's agent always
     // answers once the guest runs)
     if (mode === 'agent' && !hasGuestAgentChannel(await this.inner.liveXml(name))) {
@@ -366,26 +370,22 @@ class RehearsalHypervisor implements Hypervisor {
     return true;
   }
   async destroy(name: string): Promise<void> {
-    await this.cost();
-    this.changed = true;
+    await this.costOfChange();
     return this.closing(name, () => this.inner.destroy(name));
   }
   async define(xml: string): Promise<void> {
-    await this.cost();
-    this.changed = true;
+    await this.costOfChange();
     return this.inner.define(xml);
   }
   async start(name: string): Promise<number | null> {
-    await this.cost();
-    this.changed = true;
+    await this.costOfChange();
     await this.clock.sleep(this.times.bootMs);
     const id = await this.inner.start(name);
     await this.setOpen(await this.inner.liveXml(name), 1);
     return id;
   }
   async startWithLiveXml(xml: string): Promise<number | null> {
-    await this.cost();
-    this.changed = true;
+    await this.costOfChange();
     await this.clock.sleep(this.times.bootMs);
     const id = await this.inner.startWithLiveXml(xml);
     await this.setOpen(xml, 1);
