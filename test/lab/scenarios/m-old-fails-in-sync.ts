@@ -5,7 +5,7 @@
 // journal, the reports or sanshift's output (item 9).
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkMigrated, checkNewContent, sleep, Workspace, type Write } from '../harness.js';
+import { arraysOf, checkMigrated, checkNewContent, sleep, Workspace, type Write } from '../harness.js';
 import type { Scenario } from './scenario.js';
 
 // libvirt takes at most 8 characters for a VNC password
@@ -46,13 +46,15 @@ export const oldFailsInSync: Scenario = {
       if (proc.exited || Date.now() > deadline) throw new Error(`vm6 never reached its T2 hook; log ${proc.logFile}`);
       await sleep(250);
     }
-    ctx.check('NEW is in sync before OLD fails', (await lab.mdstat()).match(/md\d+ : active raid1 .*\n.*\[UU\]/) !== null);
+    // vm6's own array: other scenarios' arrays run beside it on this host
+    const [before] = await arraysOf(lab, [t]);
+    ctx.check(`NEW is in sync before OLD fails (${before?.split('\n')[1]?.trim() ?? 'no array'})`, before !== undefined && /\[UU\]/.test(before));
     await lab.swapInErrorTable('old-vm6');
     const w: Write = { tag: 'w-m-after-old-failed', atMiB: 8, countMiB: 2 };
     await lab.writePattern('/dev/md/ss-vm6-vda', w.tag, w.atMiB, w.countMiB);
-    const mdstat = await lab.mdstat();
-    ctx.say(`after the write:\n${mdstat.trim()}`);
-    ctx.check('md failed OLD, and NEW is the one leg left in sync', /\(F\)/.test(mdstat) && /\[_U\]/.test(mdstat));
+    const [failed = ''] = await arraysOf(lab, [t]);
+    ctx.say(`vm6's array after the write:\n${failed}`);
+    ctx.check('md failed OLD, and NEW is the one leg left in sync', /\(F\)/.test(failed) && /\[_U\]/.test(failed));
     writeFileSync(join(ws.dir, 'go'), '');
     const code = await proc.finish(900_000);
     ctx.check(`sanshift run exits 0 (got ${code}; log ${proc.logFile})`, code === 0);

@@ -14,6 +14,8 @@ export const mdCaptures: Scenario = {
   id: 'p',
   // opt-in (npm run test:lab:full): CI's 20 minutes hold a-j and m; see docs/lab.md
   optIn: true,
+  // its captures and checks read the host's whole md state: no other scenario's arrays beside
+  wholeHost: 'A',
   title: 'host scripts captured for the simulated host; the md page-cache hazard and its fix',
   tenants: ['vm3'],
   async run(ctx) {
