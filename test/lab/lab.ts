@@ -344,8 +344,8 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     return r;
   };
   /** several commands in one session, stopping at the first that fails (whose output says which) */
-  const guestRunAll = async (commands: readonly string[][]): Promise<GuestResult> =>
-    commands.length === 0 ? { argv: [], exitCode: 0, stdout: '', stderr: '', durationMs: 0 } : guestRun(['sh', '-ec', commands.map((c) => c.map(shellQuote).join(' ')).join('\n')]);
+  const guestRunAll = (commands: readonly string[][]): Promise<GuestResult> =>
+    guestRun(['sh', '-ec', commands.map((c) => c.map(shellQuote).join(' ')).join('\n')]);
   /** polls until sshd answers (`up`) or stops answering (`!up`), once a second */
   const untilSshd = async (up: boolean, timeoutMs: number): Promise<void> => {
     const deadline = Date.now() + timeoutMs;

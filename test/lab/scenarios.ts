@@ -46,13 +46,16 @@ function parseArgs(argv: string[]): Args {
   return { only, full, keep, apparmor: apparmor ?? new Set(full ? ['a', 'b'] : ['b']) };
 }
 
+/** Whether a scenario needs the host: it names tenants there, or holds it whole. */
+function usesHost(s: Scenario, host: 'A' | 'B'): boolean {
+  return s.wholeHost === host || (host === 'A' ? s.tenants : s.tenantsOnB ?? []).length > 0;
+}
+
 /** Whether two scenarios may not run at once: a tenant in common, or a host one of them changes
  * as a whole (a reboot, an ssh cut) that the other uses. */
 function conflicts(x: Scenario, y: Scenario): boolean {
-  const uses = (s: Scenario, host: 'A' | 'B'): boolean =>
-    s.wholeHost === host || (host === 'A' ? s.tenants : s.tenantsOnB ?? []).length > 0;
   for (const host of ['A', 'B'] as const) {
-    if ((x.wholeHost === host && uses(y, host)) || (y.wholeHost === host && uses(x, host))) return true;
+    if ((x.wholeHost === host && usesHost(y, host)) || (y.wholeHost === host && usesHost(x, host))) return true;
   }
   const onB = new Set(y.tenantsOnB ?? []);
   return x.tenants.some((t) => y.tenants.includes(t)) || (x.tenantsOnB ?? []).some((t) => onB.has(t));
@@ -101,7 +104,7 @@ async function main(): Promise<number> {
   mkdirSync(CAPTURES, { recursive: true });
   const t0 = Date.now();
   const results: { id: string; ok: boolean; ms: number; title: string }[] = [];
-  const twoHosts = chosen.some((s) => (s.tenantsOnB ?? []).length > 0 || s.wholeHost === 'B');
+  const twoHosts = chosen.some((s) => usesHost(s, 'B'));
 
   // the LUN both hosts see lives on this machine, beside the labs' run folders
   const lunDir = join(LAB_WORK, `shared-${process.pid}`);
@@ -194,13 +197,12 @@ async function main(): Promise<number> {
     // scenario ran, and reset every tenant of a wave at once while nothing ran.
     const pending = [...chosen];
     const running = new Map<Scenario, Promise<Scenario>>();
-    const usesB = (s: Scenario): boolean => s.wholeHost === 'B' || (s.tenantsOnB ?? []).length > 0;
     const startable = (s: Scenario): boolean =>
-      (!usesB(s) || hostB !== 'booting') &&
+      (!usesHost(s, 'B') || hostB !== 'booting') &&
       ![...running.keys()].some((r) => conflicts(r, s)) && !pending.slice(0, pending.indexOf(s)).some((e) => conflicts(e, s));
     const start = (s: Scenario): Promise<Scenario> =>
       (async () => {
-        if (usesB(s) && hostB instanceof Error) {
+        if (usesHost(s, 'B') && hostB instanceof Error) {
           results.push({ id: s.id, ok: false, ms: 0, title: s.title });
           console.log(`FAIL ${s.id} ${s.title} (not run: lab-hv2 did not boot: ${hostB.message})`);
           return s;
