@@ -7,6 +7,31 @@ import { mdActArgv, type MdAction } from '../../../src/host/md-act.js';
 import { probeArgv } from '../../../src/host/probe.js';
 import { capture, type Scenario } from './scenario.js';
 
+/** bash, on the lab host: $1 the probe script, $2 seconds. One array stays; two others are
+ * built and stopped in a loop; prints how many probes ran and how many lacked the steady one. */
+const PROBE_RACE = `set -u
+probe=$1; secs=$2
+for d in race-keep race-a race-b; do dmsetup create "$d" --table '0 65536 zero' || exit 1; done
+mdadm --build /dev/md/race-keep --level=1 --raid-disks=2 /dev/mapper/race-keep missing >/dev/null 2>&1 || exit 1
+keep=$(basename "$(readlink -f /dev/md/race-keep)")
+rm -f /run/race-stop
+( while [ ! -e /run/race-stop ]; do
+    mdadm --build /dev/md/race-a --level=1 --raid-disks=2 /dev/mapper/race-a missing
+    mdadm --build /dev/md/race-b --level=1 --raid-disks=2 /dev/mapper/race-b missing
+    mdadm --stop /dev/md/race-a; mdadm --stop /dev/md/race-b
+  done ) >/dev/null 2>&1 &
+n=0; missed=0; end=$(( $(date +%s) + secs ))
+while [ "$(date +%s)" -lt "$end" ]; do
+  n=$((n+1))
+  out=$(sh -c "$probe" sanshift-probe state /dev/md/race-keep)
+  case "\${out#*#mdstat}" in *"$keep : active"*) ;; *) missed=$((missed+1));; esac
+done
+touch /run/race-stop; wait
+mdadm --stop /dev/md/race-keep >/dev/null 2>&1
+for d in race-keep race-a race-b; do dmsetup remove "$d"; done
+rm -f /run/race-stop
+echo "$n probes, $missed without $keep"`;
+
 const OWNER = 'capture-run@lab:1';
 const OTHER = 'other-run@elsewhere:2';
 
@@ -16,7 +41,7 @@ export const mdCaptures: Scenario = {
   optIn: true,
   // its captures and checks read the host's whole md state: no other scenario's arrays beside
   wholeHost: 'A',
-  title: 'host scripts captured for the simulated host; the md page-cache hazard and its fix',
+  title: 'host scripts captured for the simulated host; the md page-cache hazard and its fix; the probe sees every array while others stop',
   tenants: ['vm3'],
   async run(ctx) {
     const { lab } = ctx;
@@ -85,6 +110,13 @@ export const mdCaptures: Scenario = {
     await act('md-act-new-held', [{ verb: 'build', ...vm3 }, { verb: 'add', ...vm3 }]);
     await lab.guestRun(['dmsetup', 'remove', 'capture-holder']);
     await act('md-act-cleanup-stop', [{ verb: 'stop', ...vm3 }]);
+    // The probe's /proc/mdstat while other arrays come and go (another VM's T2 beside this
+    // VM's poll), over scratch dm devices: read by the shell a byte at a time, the kernel's list
+    // shifted under it and hid the steady array (9 of 342 probes in the lab on 2026-12-01);
+    // read in one go, never.
+    const race = await lab.ssh(['bash', '-c', PROBE_RACE, 'probe-race', probeArgv('state', [])[2]!, '60']);
+    const seen = /^(\d+) probes, (\d+) without md\d+$/m.exec(race.stdout);
+    ctx.check(`every probe lists a steady array while two others are built and stopped beside it (${race.stdout.trim()}${race.stderr.trim()})`, seen !== null && Number(seen[1]) >= 50 && seen[2] === '0');
     ctx.check('the lease is released', /^released vm3$/m.test(await lease('lease-release', 'release', OWNER)));
     ctx.check('no array is left', !/^md\d+ : active/m.test(await lab.mdstat()));
   },
