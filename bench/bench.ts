@@ -5,6 +5,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_GUEST_TIMES } from '../src/engine/connections.js';
 import { planBundles } from '../src/plan/bundles.js';
 import { generateFleet } from '../src/plan/fleet-gen.js';
 import { DEFAULT_TIMINGS, simulateFleet, type SimResult } from '../src/plan/fleet-sim.js';
@@ -174,17 +175,17 @@ console.log(`10000 VMs: per-VM plans (disks, five definitions, steps from one pa
 // The windows of the real engine (issue 9): a far or loaded host, 100 ms per host command (one
 // ssh session) and 20 ms per libvirt call, on the virtual clock; guests power off in 20 s and
 // boot in 30 s. Then the slow-ssh trial of the issue: 3 VMs on one host, 2 s per session.
-const guest = { shutdownMs: 20_000, bootMs: 30_000 };
+const guest = DEFAULT_GUEST_TIMES;
 const costs = { commandMs: 100, libvirtCallMs: 20 };
 const fleetSpec = { hosts: 3, vmsPerHost: 10, disks: [1, 2], sizesGiB: [2, 4, 8], mirrorsPerHost: 8, downWindows: 6, pollInterval: '5s' };
 const engine = await benchEngine(fleetSpec, costs, guest);
 const script = await benchScript(fleetSpec, costs, guest);
-console.log(`windows, ${engine.vms} VMs on 3 hosts at 100 ms per command and 20 ms per libvirt call: T1 ${engine.t1HostCommands} command(s) + ${engine.t1LibvirtCalls} call(s), T2 ${engine.t2HostCommands} + ${engine.t2LibvirtCalls}, ${engine.hostCommandsPerVm} commands per VM (polls aside), longest window ${engine.windowOverheadMs} ms beyond its guest's shutdown and boot; makespan ${hours(engine.makespanMs)} h against ${hours(script.makespanMs)} h for the sequential script (${script.commandsPerVm} commands per VM)`);
+console.log(`windows, ${engine.vms} VMs on 3 hosts at 100 ms per command and 20 ms per libvirt call: T1 ${engine.t1HostCommands} command(s) + ${engine.t1LibvirtCalls} call(s), T2 ${engine.t2HostCommands} + ${engine.t2LibvirtCalls}, ${engine.hostCommandsPerVm} commands per VM (polls aside), longest window ${engine.windowOverheadMs} ms beyond its guest's shutdown and libvirt's start; makespan ${hours(engine.makespanMs)} h against ${hours(script.makespanMs)} h for the sequential script (${script.commandsPerVm} commands per VM)`);
 const busySpec = { hosts: 1, vmsPerHost: 50, disks: [1], sizesGiB: [40, 60, 80], mirrorsPerHost: 50, downWindows: 50, pollInterval: '5s' };
 const busy = await benchEngine(busySpec, costs, guest);
 console.log(`50 VMs resyncing on one host: ${busy.pollsPerHostPerInterval} polls per interval while any waited (polls over intervals + 1)`);
 const slow = { commandMs: 2_000, libvirtCallMs: 20 };
-const smallGuest = { shutdownMs: 10_000, bootMs: 5_000 };
+const smallGuest = { shutdownMs: 10_000, startMs: 1_000, bootMs: 5_000 };
 const threeSpec = { hosts: 1, vmsPerHost: 3, disks: [1, 2], sizesGiB: [0.125, 0.1875], mirrorsPerHost: 4, downWindows: 4, pollInterval: '2s' };
 const three = await benchEngine(threeSpec, slow, smallGuest);
 const threeScript = await benchScript(threeSpec, slow, smallGuest);

@@ -35,7 +35,7 @@ import { DEFAULT_DISK_SPEED_KIBS } from '../host/simulated.js';
 export const SIMULATED_DISK_SPEED_KIB = DEFAULT_DISK_SPEED_KIBS;
 
 /** The model's timings: the simulated guests' power-off and boot, and a few seconds of md commands. */
-export const MODEL_TIMINGS: VmTimings = { ...DEFAULT_GUEST_TIMES, mirrorSetupMs: 3_000, mirrorStopMs: 3_000 };
+export const MODEL_TIMINGS: VmTimings = { shutdownMs: DEFAULT_GUEST_TIMES.shutdownMs, bootMs: DEFAULT_GUEST_TIMES.bootMs, mirrorSetupMs: 3_000, mirrorStopMs: 3_000 };
 
 /** A time span in milliseconds since the run started. */
 export interface Span {
@@ -106,7 +106,10 @@ interface Marks {
   reason?: string;
 }
 
-function rowsFrom(fleet: readonly FleetVm[], bundleOf: ReadonlyMap<string, number>, marks: ReadonlyMap<string, Marks>): SimulatedVm[] {
+/** `bootAfterMs`: how long a guest still boots after its window ends (the engine's windows end
+ * at the start's answer): the VM's downtime counts it, its windows do not. */
+function rowsFrom(fleet: readonly FleetVm[], bundleOf: ReadonlyMap<string, number>, marks: ReadonlyMap<string, Marks>, bootAfterMs = 0): SimulatedVm[] {
+  const down = (w: Span | null): number => (w === null ? 0 : spanMs(w) + bootAfterMs);
   return [...fleet]
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     .map((vm) => {
@@ -120,7 +123,7 @@ function rowsFrom(fleet: readonly FleetVm[], bundleOf: ReadonlyMap<string, numbe
         t1,
         resync: windowOf(m.resyncStart, m.resyncEnd),
         t2,
-        downtimeMs: spanMs(t1) + spanMs(t2),
+        downtimeMs: down(t1) + down(t2),
         t1At: null,
         t2At: null,
         bytes: vm.disks.reduce((s, d) => s + d.sizeBytes, 0),
@@ -326,11 +329,11 @@ async function rehearseOnEngineWith(inventory: Inventory, options: RehearsalOpti
     const lowerBound = makespanLowerBound(fleet, inventory.limits, () => ENGINE_TIMINGS, perMirrorKiB(inventory));
     const notes = [
       'the real engine (plan, scheduler, VM state machines) against libvirt\'s test driver and simulated md hosts, on a virtual clock',
-      `guests take ${DEFAULT_GUEST_TIMES.shutdownMs / 1000}s to power off and ${DEFAULT_GUEST_TIMES.bootMs / 1000}s to boot; a simulated disk copies at most ${formatBytes(SIMULATED_DISK_SPEED_KIB * 1024)}/s`,
-      'a window runs from powered off to up again; a resync ends at the poll that sees every mirror of the VM in sync (every ' + inventory.policy.pollIntervalMs / 1000 + 's)',
+      `guests take ${DEFAULT_GUEST_TIMES.shutdownMs / 1000}s to power off and ${DEFAULT_GUEST_TIMES.bootMs / 1000}s to boot, of which libvirt's start takes ${DEFAULT_GUEST_TIMES.startMs / 1000}s; a simulated disk copies at most ${formatBytes(SIMULATED_DISK_SPEED_KIB * 1024)}/s`,
+      `a window runs from powered off to the start's answer (as on a real host); DOWNTIME adds the ${(DEFAULT_GUEST_TIMES.bootMs - DEFAULT_GUEST_TIMES.startMs) / 1000}s each guest boots after it; a resync ends at the poll that sees every mirror of the VM in sync (every ${inventory.policy.pollIntervalMs / 1000}s)`,
     ];
     if (lowerBound.ms > endMs) notes.push('the makespan is below the lower bound: this engine does not enforce every bandwidth limit of the inventory yet');
-    const rehearsal = summarise(inventory.file, startAtMs, 'engine', fleet, rowsFrom(fleet, bundles.bundleOf, marks), bundles.bundles.length, endMs, lowerBound, notes);
+    const rehearsal = summarise(inventory.file, startAtMs, 'engine', fleet, rowsFrom(fleet, bundles.bundleOf, marks, DEFAULT_GUEST_TIMES.bootMs - DEFAULT_GUEST_TIMES.startMs), bundles.bundles.length, endMs, lowerBound, notes);
     const rows = rowsFromEvents(events);
     const placement = new Map(outcome.plan.vms.map((v) => [v.name, { host: v.host, arrays: v.disks.map((d) => d.array ?? unnamedArrayOf(v.host)) }]));
     const rates = rateSegments(events, rows, (vm) => placement.get(vm));

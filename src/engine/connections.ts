@@ -5,7 +5,7 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hasGuestAgentChannel, listDisks } from '../domain/index.js';
+import { domainIdentity, hasGuestAgentChannel, listDisks } from '../domain/index.js';
 import { GuardedRunner } from '../host/guarded.js';
 import { LocalRunner } from '../host/local.js';
 import type { CommandRunner } from '../host/runner.js';
@@ -26,6 +26,10 @@ export const DEFAULT_SIMULATED_SIZE = 20 * 1024 ** 3;
 /** How long a simulated guest takes to power off and to boot, on the engine's clock. */
 export interface SimulatedGuestTimes {
   shutdownMs: number;
+  /** from a start to libvirt's answer: qemu runs and the guest begins to boot, as a real
+   * `virsh start` returns (the engine's window ends there, on a real host as here) */
+  startMs: number;
+  /** from a start to the guest up: its agent answers, and it hears an ACPI power button */
   bootMs: number;
 }
 
@@ -36,7 +40,7 @@ export interface SimulatedCosts {
   libvirtCallMs: number;
 }
 
-export const DEFAULT_GUEST_TIMES: SimulatedGuestTimes = { shutdownMs: 20_000, bootMs: 30_000 };
+export const DEFAULT_GUEST_TIMES: SimulatedGuestTimes = { shutdownMs: 20_000, startMs: 2_000, bootMs: 30_000 };
 
 export interface ConnectionOptions {
   clock: Clock;
@@ -104,7 +108,7 @@ export class Connections implements PlanPorts {
       const hv = tracked(this.pool.get(host.name, uri), this.options.clock);
       // a real host answers what the binding cannot ask (shutdown modes, guest-ping) with virsh
       const real = isTestUri(uri) ? hv : new VirshOnHost(hv, () => this.trackedRunner(host));
-      w = host.shell !== 'simulated' ? real : new RehearsalHypervisor(hv, () => this.simulated.get(host.name), this.options.clock, this.options.guestTimes ?? { shutdownMs: 0, bootMs: 0 }, this.costsOf(host).libvirtCallMs);
+      w = host.shell !== 'simulated' ? real : new RehearsalHypervisor(hv, () => this.simulated.get(host.name), this.options.clock, this.options.guestTimes ?? { shutdownMs: 0, startMs: 0, bootMs: 0 }, this.costsOf(host).libvirtCallMs);
       this.wrapped.set(host.name, w);
     }
     return w;
@@ -282,6 +286,8 @@ class RehearsalHypervisor implements Hypervisor {
   calls = 0;
   /** a call changed a domain (defined, started, stopped): the rehearsal must save the fleet */
   changed = false;
+  /** when each guest this process started is up, on the clock: until then it still boots */
+  private readonly upAt = new Map<string, number>();
   constructor(
     private readonly inner: Hypervisor,
     private readonly sim: () => SimulatedHost | undefined,
@@ -356,9 +362,10 @@ class RehearsalHypervisor implements Hypervisor {
     if (mode === 'agent' && !hasGuestAgentChannel(await this.inner.liveXml(name))) {
       throw new HypervisorError(this.host, 'graceful shutdown (guest agent)', name, 'argument unsupported: QEMU guest agent is not configured');
     }
-    // The guest powers off a while after the request, as a real one does.
+    // The guest powers off a while after the request, as a real one does; one still booting
+    // hears the power button only once it is up.
     return this.closing(name, async () => {
-      await this.clock.sleep(this.times.shutdownMs);
+      await this.clock.sleep(this.stillBootingMs(name) + this.times.shutdownMs);
       await this.inner.shutdown(name);
     });
   }
@@ -367,7 +374,12 @@ class RehearsalHypervisor implements Hypervisor {
     const st = await this.inner.lookup(name);
     if (st === null || st.id === null) throw new HypervisorError(this.host, 'guest-ping', name, 'Requested operation is not valid: domain is not running');
     if (!hasGuestAgentChannel(await this.inner.liveXml(name))) throw new HypervisorError(this.host, 'guest-ping', name, 'argument unsupported: QEMU guest agent is not configured');
+    // libvirt's answer while the guest boots and its agent has not connected yet
+    if (this.stillBootingMs(name) > 0) throw new HypervisorError(this.host, 'guest-ping', name, 'Guest agent is not responding: QEMU guest agent is not connected');
     return true;
+  }
+  private stillBootingMs(name: string): number {
+    return Math.max(0, (this.upAt.get(name) ?? 0) - this.clock.now());
   }
   async destroy(name: string): Promise<void> {
     await this.costOfChange();
@@ -377,19 +389,22 @@ class RehearsalHypervisor implements Hypervisor {
     await this.costOfChange();
     return this.inner.define(xml);
   }
-  async start(name: string): Promise<number | null> {
+  /** libvirt answers a start once qemu runs; the guest goes on booting after that answer */
+  private async starting(name: string, start: () => Promise<number | null>, xml: () => Promise<string>): Promise<number | null> {
     await this.costOfChange();
-    await this.clock.sleep(this.times.bootMs);
-    const id = await this.inner.start(name);
-    await this.setOpen(await this.inner.liveXml(name), 1);
+    const begun = this.clock.now();
+    await this.clock.sleep(Math.min(this.times.startMs, this.times.bootMs));
+    const id = await start();
+    this.upAt.set(name, begun + this.times.bootMs);
+    await this.setOpen(await xml(), 1);
     return id;
   }
-  async startWithLiveXml(xml: string): Promise<number | null> {
-    await this.costOfChange();
-    await this.clock.sleep(this.times.bootMs);
-    const id = await this.inner.startWithLiveXml(xml);
-    await this.setOpen(xml, 1);
-    return id;
+  start(name: string): Promise<number | null> {
+    return this.starting(name, () => this.inner.start(name), () => this.inner.liveXml(name));
+  }
+  startWithLiveXml(xml: string): Promise<number | null> {
+    const name = domainIdentity(xml).name;
+    return this.starting(name, () => this.inner.startWithLiveXml(xml), async () => xml);
   }
   close(): Promise<void> {
     return this.inner.close();

@@ -19,6 +19,9 @@ export interface VmTimings {
   shutdownMs: number;
   /** start until the health gate passes */
   bootMs: number;
+  /** start until the start call answers, when the VM's window ends there and its guest boots
+   * after (the real engine: libvirt answers once qemu runs); absent, a window lasts bootMs */
+  startMs?: number;
   /** T1: `mdadm --build` + `mdadm --add` + speed cap, for all its disks */
   mirrorSetupMs: number;
   /** T2: `mdadm --stop` + define on the new volumes */
@@ -140,13 +143,14 @@ export function makespanLowerBound(
     }
     const resyncMs = (largest / 1024 / perMirrorKiB) * 1000;
     // resync runs from mirror setup, overlapping the T1 boot; T2 cannot start before both
+    const lastStartMs = t.startMs ?? t.bootMs;
     longestVm = Math.max(
       longestVm,
-      t.shutdownMs + t.mirrorSetupMs + Math.max(t.bootMs, resyncMs) + t.shutdownMs + t.mirrorStopMs + t.bootMs,
+      t.shutdownMs + t.mirrorSetupMs + Math.max(t.bootMs, resyncMs) + t.shutdownMs + t.mirrorStopMs + lastStartMs,
     );
     if (vm.disks.length > 0) {
       head = Math.min(head, t.shutdownMs + t.mirrorSetupMs);
-      tail = Math.min(tail, t.shutdownMs + t.mirrorStopMs + t.bootMs);
+      tail = Math.min(tail, t.shutdownMs + t.mirrorStopMs + lastStartMs);
     }
   }
   if (total === 0) {

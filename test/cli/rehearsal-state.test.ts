@@ -5,7 +5,10 @@ import { join } from 'node:path';
 import { describe, expect, test } from '@jest/globals';
 import { main } from '../../src/cli/main.js';
 import { RecordingIo } from '../../src/cli/io.js';
-import { readRehearsalTime } from '../../src/engine/connections.js';
+import { GUEST_AGENT_CHANNEL } from '../../src/domain/index.js';
+import { Connections, readRehearsalTime } from '../../src/engine/connections.js';
+import { parseInventory } from '../../src/inventory/parse.js';
+import { VirtualClock } from '../../src/util/clock.js';
 import { rehearsalCopy } from './helpers.js';
 
 describe('a rehearsal remembers its fleet between commands', () => {
@@ -88,5 +91,39 @@ describe('a rehearsal command that changes nothing', () => {
     expect(await main(['status', '-i', inventory], new RecordingIo())).toBe(0);
     expect(statSync(node).mtimeMs).toBe(before);
     expect(readFileSync(node, 'utf8')).toBe(text);
+  });
+});
+
+describe("a rehearsal guest boots after libvirt's start has answered", () => {
+  test('start answers once qemu would run; the agent answers, and a power button is heard, only once the guest is up', async () => {
+    const { dir, inventory: file } = rehearsalCopy();
+    const inventory = parseInventory(readFileSync(file, 'utf8'), file);
+    const clock = new VirtualClock(Date.UTC(2026, 0, 1));
+    const connections = new Connections(inventory, { clock, stateDir: join(dir, '.sanshift'), guestTimes: { shutdownMs: 20_000, startMs: 2_000, bootMs: 30_000 } });
+    try {
+      const hv = connections.hypervisor(inventory.hosts.hv1!);
+      if ((await hv.lookup('dns1'))?.id !== null) await hv.destroy('dns1');
+      await hv.define((await hv.inactiveXml('dns1')).replace('</devices>', `<channel type='unix'><target type='virtio' name='${GUEST_AGENT_CHANNEL}'/></channel></devices>`));
+
+      const started = clock.now();
+      await hv.start('dns1');
+      // the window of a real run ends here too: virsh start returns while the guest boots
+      expect(clock.now() - started).toBe(2_000);
+      await expect(hv.agentPing('dns1')).rejects.toThrow(/guest-ping .*Guest agent is not responding: QEMU guest agent is not connected/);
+      await clock.sleep(27_999);
+      await expect(hv.agentPing('dns1')).rejects.toThrow(/not connected/);
+      await clock.sleep(1);
+      await expect(hv.agentPing('dns1')).resolves.toBe(true);
+
+      // a shutdown asked while the guest still boots takes effect once it is up, then powers off
+      await hv.destroy('dns1');
+      const again = clock.now();
+      await hv.start('dns1');
+      await hv.shutdown('dns1');
+      expect(clock.now() - again).toBe(30_000 + 20_000);
+      expect((await hv.lookup('dns1'))?.id).toBeNull();
+    } finally {
+      await connections.close();
+    }
   });
 });

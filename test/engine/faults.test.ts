@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { listDisks } from '../../src/domain/index.js';
-import { Connections } from '../../src/engine/connections.js';
+import { Connections, DEFAULT_GUEST_TIMES } from '../../src/engine/connections.js';
 import type { EngineEvent } from '../../src/engine/events.js';
 import { newRunId } from '../../src/engine/journal.js';
 import { runFleet, RunMode } from '../../src/engine/run.js';
@@ -171,7 +171,7 @@ describe("sshd's session limit", () => {
     const inventory = parseInventory(readFileSync(file, 'utf8'), file);
     const clock = new VirtualClock(Date.UTC(2026, 0, 1));
     const stateDir = join(dir, '.sanshift');
-    const connections = new Connections(inventory, { clock, stateDir, guestTimes: { shutdownMs: 20_000, bootMs: 30_000 }, costs: { commandMs: 100, libvirtCallMs: 20 } });
+    const connections = new Connections(inventory, { clock, stateDir, guestTimes: DEFAULT_GUEST_TIMES, costs: { commandMs: 100, libvirtCallMs: 20 } });
     const runId = newRunId(clock.now());
     const outcome = await planFleet(inventory, connections, { runId, now: new Date(clock.now()) });
     expect(outcome.problems).toEqual([]);

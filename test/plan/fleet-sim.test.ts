@@ -29,6 +29,14 @@ describe('makespan lower bound', () => {
     expect(bound.ms).toBeCloseTo(35_000, 6);
   });
 
+  test("a window that ends at the start's answer (the real engine): the last term is the start, the T1 boot still overlaps the copy", () => {
+    const bound = makespanLowerBound(vms, limits, () => ({ ...timings, startMs: 200 }), 1024);
+    expect(bound.tailMs).toBe(1700); // shutdown 1 s + mirror stop 0.5 s + start 0.2 s
+    // b alone: 1 + 0.5 + max(boot 2, 20 MiB at 1 MiB/s) + 1 + 0.5 + start 0.2
+    expect(bound.longestVmMs).toBe(23_200);
+    expect(bound.ms).toBeCloseTo(33_200, 6);
+  });
+
   test('the rolling scheduler reaches it on this fleet', () => {
     // a and b resync at 512 KiB/s each; a ends at 21.5 s, b then runs alone at 1 MiB/s to 31.5 s, T2 to 35 s
     const result = simulateFleet(vms, limits, { timings: () => timings, scheduler: { mirrorSpeedKiB: 1024 } });
