@@ -327,13 +327,15 @@ async function rehearseOnEngineWith(inventory: Inventory, options: RehearsalOpti
     await untilStalled(runFleet({ plan: outcome.plan, inventory, connections, clock, stateDir, runId, mode: RunMode.migrate, emit: (e) => events.push(e) }), () => stallReport(events, outcome.plan.vms.map((v) => v.name)));
     const { marks, endMs } = marksFromEngineEvents(events, inventory.policy.pollIntervalMs);
     const lowerBound = makespanLowerBound(fleet, inventory.limits, () => ENGINE_TIMINGS, perMirrorKiB(inventory));
+    // a window ends at the start's answer; the guest boots this much longer, down all the same
+    const bootAfterMs = DEFAULT_GUEST_TIMES.bootMs - DEFAULT_GUEST_TIMES.startMs;
     const notes = [
       'the real engine (plan, scheduler, VM state machines) against libvirt\'s test driver and simulated md hosts, on a virtual clock',
       `guests take ${DEFAULT_GUEST_TIMES.shutdownMs / 1000}s to power off and ${DEFAULT_GUEST_TIMES.bootMs / 1000}s to boot, of which libvirt's start takes ${DEFAULT_GUEST_TIMES.startMs / 1000}s; a simulated disk copies at most ${formatBytes(SIMULATED_DISK_SPEED_KIB * 1024)}/s`,
-      `a window runs from powered off to the start's answer (as on a real host); DOWNTIME adds the ${(DEFAULT_GUEST_TIMES.bootMs - DEFAULT_GUEST_TIMES.startMs) / 1000}s each guest boots after it; a resync ends at the poll that sees every mirror of the VM in sync (every ${inventory.policy.pollIntervalMs / 1000}s)`,
+      `a window runs from powered off to the start's answer (as on a real host); DOWNTIME adds the ${bootAfterMs / 1000}s each guest boots after it; a resync ends at the poll that sees every mirror of the VM in sync (every ${inventory.policy.pollIntervalMs / 1000}s)`,
     ];
     if (lowerBound.ms > endMs) notes.push('the makespan is below the lower bound: this engine does not enforce every bandwidth limit of the inventory yet');
-    const rehearsal = summarise(inventory.file, startAtMs, 'engine', fleet, rowsFrom(fleet, bundles.bundleOf, marks, DEFAULT_GUEST_TIMES.bootMs - DEFAULT_GUEST_TIMES.startMs), bundles.bundles.length, endMs, lowerBound, notes);
+    const rehearsal = summarise(inventory.file, startAtMs, 'engine', fleet, rowsFrom(fleet, bundles.bundleOf, marks, bootAfterMs), bundles.bundles.length, endMs, lowerBound, notes);
     const rows = rowsFromEvents(events);
     const placement = new Map(outcome.plan.vms.map((v) => [v.name, { host: v.host, arrays: v.disks.map((d) => d.array ?? unnamedArrayOf(v.host)) }]));
     const rates = rateSegments(events, rows, (vm) => placement.get(vm));
